@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MXVENV ?= .venv-mxnet
+MXPY := $(MXVENV)/bin/python
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.venv/numba-cache
+PYTEST_FLAGS ?=
+HYPOTHESIS_PROFILE ?= ci
+export HYPOTHESIS_PROFILE
+
+.PHONY: demo test test-fast test-cuda conformance record-mxnet bench clean venv
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,plot,progress,cuda]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) -m ssdref demo
+
+# The main suite, then the numba.cuda kernels under the CUDA simulator in a separate process
+# (the simulator patches numba.cuda process-wide, so it must not share a process with the rest).
+test: $(VENV)/.installed
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests --ignore=tests/cuda --ignore=tests/conformance
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests/cuda
+
+$(MXVENV)/.installed: pyproject.toml
+	test -x $(MXPY) || $(PYTHON) -m venv $(MXVENV)
+	$(MXPY) -m pip install -q --upgrade pip
+	$(MXPY) -m pip install -q 'numpy==1.23.5' 'numba==0.60.0' 'mxnet==1.9.1' 'pytest>=7' 'hypothesis>=6.80'
+	$(MXPY) -m pip install -q --no-deps -e .
+	touch $@
+
+# Side-by-side tests against real MXNet 1.9.1; a missing MXNet is a failure here, never a skip.
+conformance: $(MXVENV)/.installed
+	SSDREF_REQUIRE_MXNET=1 NUMBA_CACHE_DIR=$(CURDIR)/$(MXVENV)/numba-cache $(MXPY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests/conformance
+
+# Writes MXNet's outputs for the recorded cases into golden/mxnet-1.9.1/.
+record-mxnet: $(MXVENV)/.installed
+	NUMBA_CACHE_DIR=$(CURDIR)/$(MXVENV)/numba-cache $(MXPY) -m ssdref.backends.record_mxnet golden/mxnet-1.9.1
+
+bench: $(VENV)/.installed
+	OMP_NUM_THREADS=2 $(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(MXVENV) build *.egg-info

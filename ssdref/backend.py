@@ -1,0 +1,84 @@
+"""Which implementation the hot paths use: the NumPy specification, Numba CPU kernels, or numba.cuda.
+
+A NumPy function `ssdref.<package>.<module>.<name>` and its kernels share the name and signature;
+the kernels live in `ssdref.kernels.cpu_<module>` (Numba) and `ssdref.kernels.cuda_<module>`
+(numba.cuda). `dispatch(fn)` is the one lookup that picks between them. A backend that has no
+kernel for a function falls back, in order, cuda -> numba -> numpy (documented, never silent about
+*results*: every kernel is tested equal to its NumPy specification).
+"""
+import contextlib
+import contextvars
+import importlib
+
+BACKENDS = ("numpy", "numba", "cuda")
+_FALLBACK = {"numpy": ("numpy",), "numba": ("numba", "numpy"), "cuda": ("cuda", "numba", "numpy")}
+_PREFIX = {"numba": "cpu", "cuda": "cuda"}
+
+_current = contextvars.ContextVar("ssdref_backend", default="numba")
+_resolved: dict = {}
+
+
+def get_backend() -> str:
+    """The backend the hot paths use now ('numba' unless changed)."""
+    return _current.get()
+
+
+def _check_name(name):
+    if not isinstance(name, str) or name not in BACKENDS:
+        raise ValueError(f"use_backend: backend must be one of {BACKENDS}, got {name!r}")
+    if name == "cuda":
+        _require_cuda()
+
+
+def _require_cuda():
+    try:
+        from numba import cuda
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ValueError("use_backend: backend 'cuda' needs numba.cuda (pip install numba-cuda)") from exc
+    if not cuda.is_available():
+        raise ValueError(
+            "use_backend: backend 'cuda' needs a CUDA GPU, or the simulator (NUMBA_ENABLE_CUDASIM=1)")
+
+
+def set_backend(name: str) -> None:
+    """Select the backend for this context ('numpy', 'numba' or 'cuda')."""
+    _check_name(name)
+    _current.set(name)
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Context manager: `with ssdref.use_backend('numpy'): ...` runs the NumPy specification."""
+    _check_name(name)
+    token = _current.set(name)
+    try:
+        yield name
+    finally:
+        _current.reset(token)
+
+
+def _kernel_for(fn, backend):
+    if backend == "numpy":
+        return fn
+    module = fn.__module__.rsplit(".", 1)[-1]
+    try:
+        kernels = importlib.import_module(f"ssdref.kernels.{_PREFIX[backend]}_{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"ssdref.kernels.{_PREFIX[backend]}_{module}":
+            raise
+        return None
+    return getattr(kernels, fn.__name__, None)
+
+
+def dispatch(fn, backend: str | None = None):
+    """Return the implementation of NumPy specification function `fn` for the current backend."""
+    backend = backend or get_backend()
+    key = (fn, backend)
+    impl = _resolved.get(key)
+    if impl is None:
+        for candidate in _FALLBACK[backend]:
+            impl = _kernel_for(fn, candidate)
+            if impl is not None:
+                break
+        _resolved[key] = impl
+    return impl
