@@ -40,20 +40,10 @@ def relative_error(analytic: np.ndarray, numerical: np.ndarray) -> float:
     return float(np.max(np.abs(analytic - numerical)) / scale)
 
 
-def numerical_gradient(f: Callable[[], np.ndarray | Sequence[np.ndarray]], x: np.ndarray,
-                       head_grads: np.ndarray | Sequence[np.ndarray], h: float = 1e-6) -> np.ndarray:
-    """d<g, f()>/dx by central differences; `f` reads `x`, which is perturbed in place and restored.
-
-    `f` may return one array or a list of arrays (one head gradient each)."""
+def numerical_gradient_of(objective: Callable[[], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """d objective()/dx by central differences; `objective` reads `x`, perturbed in place and restored."""
     if x.dtype != np.float64:
         raise TypeError(f"gradcheck: x must be float64, got dtype {x.dtype}")
-    heads = head_grads if isinstance(head_grads, (list, tuple)) else [head_grads]
-
-    def objective():
-        out = f()
-        outs = out if isinstance(out, (list, tuple)) else [out]
-        return sum(float(np.sum(o * g)) for o, g in zip(outs, heads) if g is not None)
-
     grad = np.zeros_like(x)
     flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)
     for k in range(flat_x.size):
@@ -65,6 +55,21 @@ def numerical_gradient(f: Callable[[], np.ndarray | Sequence[np.ndarray]], x: np
         flat_x[k] = saved
         flat_grad[k] = (plus - minus) / (2.0 * h)
     return grad
+
+
+def numerical_gradient(f: Callable[[], np.ndarray | Sequence[np.ndarray]], x: np.ndarray,
+                       head_grads: np.ndarray | Sequence[np.ndarray], h: float = 1e-6) -> np.ndarray:
+    """d<g, f()>/dx by central differences; `f` reads `x`, which is perturbed in place and restored.
+
+    `f` may return one array or a list of arrays (one head gradient each)."""
+    heads = head_grads if isinstance(head_grads, (list, tuple)) else [head_grads]
+
+    def objective():
+        out = f()
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        return sum(float(np.sum(o * g)) for o, g in zip(outs, heads) if g is not None)
+
+    return numerical_gradient_of(objective, x, h)
 
 
 def check_gradients(forward: Callable[..., np.ndarray | Sequence[np.ndarray]],

@@ -1,0 +1,65 @@
+"""The `ssdref` command: demo (the main job), gradcheck, and the tools of later chapters."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ssdref.report import format_table
+
+
+def gradcheck_table(verbose: bool = False) -> tuple[str, bool]:
+    """Run every declared float64 gradient check; returns the table and whether all passed."""
+    from ssdref.autograd.gradcheck_suite import THRESHOLD, run_all
+
+    results = run_all()
+    by_op: dict[str, list] = {}
+    for r in results:
+        by_op.setdefault(r.op, []).append(r)
+    rows = []
+    for op, rs in by_op.items():
+        worst = max((r.worst_error for r in rs), default=0.0)
+        ok = all(r.passed for r in rs)
+        rows.append([op, len(rs), worst, "pass" if ok else "FAIL"])
+    lines = [format_table(["op", "configs", "worst rel. error", f"<= {THRESHOLD:g}"], rows, align="lrrl")]
+    failures = [r for r in results if not r.passed]
+    for r in failures if failures else (results if verbose else []):
+        lines.append(f"  {r.op} [{r.config}]: error {r.worst_error:.3g} {r.error}")
+    return "\n".join(lines), not failures
+
+
+def _cmd_gradcheck(args) -> int:
+    table, ok = gradcheck_table(verbose=args.verbose)
+    print("Float64 gradient checks (central differences, relative error = max|a-n| / max(|a|,|n|))")
+    print(table)
+    return 0 if ok else 1
+
+
+def _cmd_demo(args) -> int:
+    from ssdref.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssdref", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="the main job: train SSD from the seed on synthetic shapes and evaluate")
+    p.add_argument("--quick", action="store_true", help="a shorter run (under 2 minutes)")
+    p.add_argument("--out", default="demo-out", help="folder for detections.png and loss_curve.png")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("gradcheck", help="float64 gradient check of every op with a backward")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_cmd_gradcheck)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
