@@ -48,14 +48,13 @@ def golden_case(request):
     from ssdref.testing import goldens
 
     default_root = request.config.getoption("--ssdref-golden-dir", default=None)
-    require = _require_golden(request.config)
 
     def load(case_name, root=None, verify=True):
         folder = root if root is not None else default_root
         try:
             return goldens.load_golden(case_name, root=folder, verify=verify)
         except goldens.GoldenMissingError as exc:
-            if require:
+            if _require_golden(request.config):
                 pytest.fail(str(exc), pytrace=False)
             pytest.skip(f"ssdref golden files not available: {exc}")
 
