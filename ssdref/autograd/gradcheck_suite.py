@@ -108,7 +108,9 @@ def _inputs_for(case: Case, opdef, params, rng):
         if shape is None:
             raise ValueError(f"gradcheck suite: cannot infer the shape of {case.op} input {name!r}")
         if name == "label":
-            arrays[name] = rng.integers(-1, case.label_classes, size=shape).astype(np.float64)
+            # -1 is the ignore label only where use_ignore is on; elsewhere labels are real classes.
+            low = -1 if params.get("use_ignore") else 0
+            arrays[name] = rng.integers(low, case.label_classes, size=shape).astype(np.float64)
         elif name == "moving_var":
             arrays[name] = rng.uniform(0.5, 1.5, size=shape)
         elif case.op == "elemwise_div" and name == "rhs" or case.op == "_rdiv_scalar":
