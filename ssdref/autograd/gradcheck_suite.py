@@ -75,6 +75,8 @@ CASES: tuple[Case, ...] = (
     Case("smooth_l1", dict(scalar=2.0), {"data": (3, 8)}),
     Case("MakeLoss", dict(normalization="valid", grad_scale=1.0), {"data": (2, 6)}, objective="make_loss"),
     Case("MakeLoss", dict(normalization="batch", grad_scale=0.5), {"data": (3, 4)}, objective="make_loss"),
+    Case("FullyConnected", dict(num_hidden=3), {"data": (2, 2, 3)}),
+    Case("FullyConnected", dict(num_hidden=2, flatten=False, no_bias=True), {"data": (2, 3, 4)}),
     Case("Flatten", {}, {"data": (2, 3, 2, 2)}),
     Case("Reshape", dict(shape=(0, -1, 3)), {"data": (2, 4, 3)}),
     Case("transpose", dict(axes=(0, 2, 3, 1)), {"data": (2, 3, 2, 4)}),

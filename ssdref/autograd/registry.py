@@ -54,6 +54,7 @@ OP_MODULES = (
     "ssdref.autograd.ops_loss",
     "ssdref.autograd.ops_shape",
     "ssdref.autograd.ops_multibox",
+    "ssdref.autograd.ops_dense",
 )
 
 _REGISTRY: dict[str, "OpDef"] = {}

@@ -15,27 +15,6 @@ MXNET_DATA = os.path.join(REPO_ROOT, "tests", "data", "mxnet_graphs")
 # which checks the tests and the MXNet-written data against MXNet itself.
 ON_MXNET = os.environ.get("SSDREF_MODEL_TESTS_ON_MXNET") == "1"
 
-# Tests that build graphs need ssdref's Symbol API; skip them only while it does not exist yet.
-SYMBOL_API_MISSING = not ON_MXNET and not os.path.isfile(
-    os.path.join(REPO_ROOT, "ssdref", "symbol.py"))
-needs_symbol_api = pytest.mark.skipif(
-    SYMBOL_API_MISSING, reason="ssdref/symbol.py (the Symbol API) is not written yet")
-
-
-
-def _has_op(name):
-    if ON_MXNET:
-        return True
-    from ssdref.autograd import registry
-    return name in registry.all_aliases()
-
-
-# The resnet and inceptionv3 bodies end in MXNet's (unused) FullyConnected classifier.
-needs_fully_connected = pytest.mark.skipif(
-    SYMBOL_API_MISSING or not _has_op("FullyConnected"),
-    reason="ssdref has no FullyConnected op registered yet (resnet/inceptionv3 classifier tails)")
-
-
 def symbol_api():
     """The module the graph tests build on: ssdref, or mxnet under SSDREF_MODEL_TESTS_ON_MXNET=1."""
     return importlib.import_module("mxnet" if ON_MXNET else "ssdref")

@@ -1,7 +1,7 @@
 """ssdref.model.common: MXNet example/ssd's feature layers and heads (spec mxnet-semantics §6.1-6.2, §10)."""
 import pytest
 
-from model_data import fresh_graph, mxnet_summary, needs_symbol_api
+from model_data import fresh_graph, mxnet_summary
 from ssdref.model import get_config
 from ssdref.model.common import multi_layer_feature, multibox_layer
 from ssdref.model.networks import vgg16_reduced
@@ -46,14 +46,12 @@ def _ssd300_features(num_filters=None):
     return config, layers
 
 
-@needs_symbol_api
 def test_feature_layers_are_named_after_their_activation():
     _, layers = _ssd300_features()
     assert [layer.name for layer in layers] == [
         "relu4_3", "relu7"] + ["multi_feat_%d_conv_3x3_relu" % k for k in range(2, 6)]
 
 
-@needs_symbol_api
 def test_one_by_one_conv_has_max_of_min_filter_and_half():
     _, layers = _ssd300_features()
     arg_shapes, _, _ = layers[5].infer_shape(data=(1, 3, 300, 300))
@@ -63,7 +61,6 @@ def test_one_by_one_conv_has_max_of_min_filter_and_half():
     assert shapes["multi_feat_5_conv_3x3_conv_weight"] == (256, 128, 3, 3)
 
 
-@needs_symbol_api
 def test_num_channels_pop_takes_first_remaining_entry_and_mutates_the_list():
     config, layers = _ssd300_features()
     channels = [512, 1024, 7]
@@ -78,7 +75,6 @@ def test_num_channels_pop_takes_first_remaining_entry_and_mutates_the_list():
     assert channels == [7]
 
 
-@needs_symbol_api
 def test_head_attributes_equal_mxnets():
     from ssdref.model import get_symbol_train
     expected = mxnet_summary()["graphs"]["ssd300_train"]["attr_dict"]
@@ -89,7 +85,6 @@ def test_head_attributes_equal_mxnets():
         assert attrs[name] == value, name
 
 
-@needs_symbol_api
 def test_automatic_steps_string_when_no_steps_given():
     from ssdref.model import get_symbol
     with fresh_graph():

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from model_data import (SSD300_TRAIN_ARGUMENTS, mxnet_json, needs_fully_connected, needs_symbol_api,
+from model_data import (SSD300_TRAIN_ARGUMENTS, mxnet_json,
                         symbol_api)
 from ssdref.model import get_config
 from ssdref.model.seed import find_seed, load_seed_builder
@@ -38,7 +38,6 @@ def test_missing_seed_path_raises_clearly(tmp_path):
         load_seed_builder(str(tmp_path / "nope.py"))
 
 
-@needs_symbol_api
 def test_seed_builds_ssd300_train_unmodified_on_ssdref():
     mx = symbol_api()
     digest = _digest(SEED)
@@ -54,7 +53,6 @@ def test_seed_builds_ssd300_train_unmodified_on_ssdref():
     assert net.tojson() == mxnet_json("ssd300_train")
 
 
-@needs_symbol_api
 def test_seed_deploy_graph_keeps_its_softmax_activation():
     mx = symbol_api()
     seed = load_seed_builder(SEED, mx=mx)
@@ -65,9 +63,8 @@ def test_seed_deploy_graph_keeps_its_softmax_activation():
     assert tuple(out_shapes[0]) == (1, 8732, 6)
 
 
-@needs_symbol_api
 @pytest.mark.parametrize("network, data_shape", [
-    ("tiny", 64), pytest.param("resnet50", 300, marks=needs_fully_connected)])
+    ("tiny", 64), ("resnet50", 300)])
 def test_seed_resolves_every_network_name(network, data_shape):
     seed = load_seed_builder(SEED, mx=symbol_api())
     net = seed.get_symbol_train(**get_config(network, data_shape, 3))

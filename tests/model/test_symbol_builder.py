@@ -1,11 +1,9 @@
 """ssdref.model.symbol_builder: the SSD train and deploy graphs equal MXNet 1.9.1's (spec §6.3, §10)."""
 import pytest
 
-from model_data import (SSD300_TRAIN_ARGUMENTS, fresh_graph, mxnet_json, mxnet_summary,
-                        needs_fully_connected, needs_symbol_api)
+from model_data import (SSD300_TRAIN_ARGUMENTS, fresh_graph, mxnet_json, mxnet_summary)
 from ssdref.model import get_config, get_symbol, get_symbol_train
 
-pytestmark = needs_symbol_api
 SUMMARY = mxnet_summary()
 
 
@@ -74,7 +72,7 @@ def test_build_mutates_num_filters_as_mxnet_does():
 
 
 @pytest.mark.parametrize("key", [
-    pytest.param(key, marks=needs_fully_connected) if key.startswith(("resnet", "inception")) else key
+    key
     for key in sorted(SUMMARY["configs"])])
 def test_every_config_builds_and_infers_mxnets_shapes(key):
     network, data_shape = key.rsplit("_", 1)

@@ -1,0 +1,53 @@
+"""OpDef of FullyConnected (the classifier tails of the resnet and inceptionv3 bodies)."""
+from __future__ import annotations
+
+from ssdref.autograd.registry import OpDef, Param, register
+from ssdref.layers import fully_connected as fc
+
+
+def _infer_shape(in_shapes, p):
+    in_shapes = list(in_shapes)
+    num_hidden = p["num_hidden"]
+    if not p["no_bias"]:
+        in_shapes[2] = _provided("bias", in_shapes[2], (num_hidden,))
+    data = in_shapes[0]
+    if data is None:
+        return in_shapes, [None]
+    data = tuple(data)
+    if p["flatten"]:
+        k = 1
+        for d in data[1:]:
+            k *= d
+        out = (data[0], num_hidden)
+    else:
+        k, out = data[-1], data[:-1] + (num_hidden,)
+    in_shapes[1] = _provided("weight", in_shapes[1], (num_hidden, k))
+    return in_shapes, [out]
+
+
+def _provided(name, provided, inferred):
+    if provided is not None and tuple(provided) != tuple(inferred):
+        raise ValueError(f"FullyConnected: {name} shape inconsistent, provided {tuple(provided)}, "
+                         f"inferred {tuple(inferred)}")
+    return tuple(inferred)
+
+
+def _forward(inputs, aux, p, is_train):
+    bias = None if p["no_bias"] else inputs[2]
+    y, cache = fc.fully_connected_forward(inputs[0], inputs[1], bias, flatten=p["flatten"])
+    return [y], cache
+
+
+def _backward(out_grads, cache, p):
+    if out_grads[0] is None:
+        return [None] * (2 if p["no_bias"] else 3)
+    dx, dweight, dbias = fc.fully_connected_backward(out_grads[0], cache)
+    return [dx, dweight] if p["no_bias"] else [dx, dweight, dbias]
+
+
+register(OpDef(
+    name="FullyConnected", aliases=("FullyConnected",),
+    params=(Param("num_hidden", "int"), Param("no_bias", "bool", False), Param("flatten", "bool", True)),
+    inputs=lambda p: ("data", "weight") if p["no_bias"] else ("data", "weight", "bias"),
+    infer_shape=_infer_shape, forward=_forward, backward=_backward,
+    doc="FullyConnected (ssdref.layers.fully_connected)"))
