@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from ssdref.report import format_table
@@ -40,6 +41,15 @@ def _cmd_demo(args) -> int:
     return run_demo(args)
 
 
+CLI_MODULES = (
+    "ssdref.golden",            # golden generate | verify | diff
+    "ssdref.conformance",       # conformance --backend mxnet|torch|onnxruntime
+    "ssdref.explain",           # explain
+    "ssdref.io.checkpoint",     # run-checkpoint
+    "ssdref.onnx_export",       # export-onnx
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ssdref", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="float64 gradient check of every op with a backward")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_cmd_gradcheck)
+
+    # Each feature module adds its own subcommands: `add_cli(subparsers)` (one owner per module).
+    for module_name in CLI_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_cli(sub)
     return parser
 
 
