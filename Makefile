@@ -14,7 +14,8 @@ export HYPOTHESIS_PROFILE
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,plot,progress,cuda]'
+	$(PY) -m pip install -q 'torch==2.13.0'
+	$(PY) -m pip install -q -e '.[dev,plot,progress,cuda,interop]'
 	touch $@
 
 venv: $(VENV)/.installed
