@@ -1,0 +1,131 @@
+"""MultiBoxDetection: spec §8 cases D1-D11 bit-exact on both backends; layout rules; bad inputs."""
+import numpy as np
+import pytest
+
+from ssdref.backend import dispatch
+from ssdref.multibox.detection import multibox_detection
+
+F = np.float32
+D1_PROB = np.array([[[.1, .2, .3, .1, .98], [.6, .5, .2, .45, .01], [.3, .3, .5, .45, .01]]], F)
+D1_ANCHORS = np.array([[[0, 0, .5, .5], [.05, 0, .55, .5], [.5, .5, 1, 1], [.5, .5, 1.1, 1.1],
+                        [.2, .2, .4, .4]]], F)
+D1_OUT = [[0, .6, 0, 0, .5, .5], [-1, .5, .05, 0, .55, .5], [1, .5, .5, .5, 1, 1],
+          [0, .45, .5, .5, 1, 1], [0, .01, .2, .2, .4, .4]]
+D3_ANCHORS = np.array([[[0, 0, .1, .1], [.2, .2, .3, .3], [.4, .4, .5, .5], [.6, .6, .7, .7],
+                        [-.1, .9, .2, 1.3]]], F)
+D3_PROB = np.stack([1 - np.array([.1, .2, .9, .3, .8], F), np.array([.1, .2, .9, .3, .8], F)])[None]
+
+
+def detect(cls_prob, loc_pred, anchor, **kwargs):
+    return dispatch(multibox_detection)(np.asarray(cls_prob, F), np.asarray(loc_pred, F),
+                                        np.asarray(anchor, F), **kwargs)
+
+
+def d1(**kwargs):
+    return detect(D1_PROB, np.zeros((1, 20), F), D1_ANCHORS, **kwargs)[0]
+
+
+def test_d1_defaults(backend, printed):
+    out = d1()
+    printed(out, D1_OUT)
+    assert out[4, 1] == F(.01)          # score equal to the threshold is kept (D10)
+    assert out[3, 0] == 0               # anchor 3: classes tie at .45, the lower class wins
+
+
+def test_d2_force_suppress_crosses_classes(backend, printed):
+    expected = np.array(D1_OUT)
+    expected[3, 0] = -1
+    printed(d1(force_suppress=True), expected)
+
+
+def test_d4_nms_threshold_zero_skips_sort_and_nms(backend, printed):
+    expected = np.array(D1_OUT)
+    expected[1, 0] = 0
+    printed(d1(nms_threshold=0), expected)
+    printed(d1(nms_threshold=1.5), expected)
+
+
+def test_d5_threshold_leaves_one_row_and_all_minus_one_rest(backend, printed):
+    out = d1(threshold=.55)
+    printed(out[0], D1_OUT[0])
+    assert (out[1:] == -1).all()
+
+
+def test_d6_background_id_is_accepted_but_unused(backend):
+    assert np.array_equal(d1(background_id=2), d1())
+
+
+def test_d3b_rows_beyond_topk_are_stale_presort_rows(backend, printed):
+    out = detect(D3_PROB, np.zeros((1, 20), F), D3_ANCHORS, nms_topk=2)[0]
+    printed(out, [[0, .9, .4, .4, .5, .5], [0, .8, 0, .8999999, .2, 1],
+                  [-1, .9, .4, .4, .5, .5], [-1, .3, .6, .6, .6999999, .6999999],
+                  [-1, .8, 0, .8999999, .2, 1]])
+    unclipped = detect(D3_PROB, np.zeros((1, 20), F), D3_ANCHORS, nms_topk=2, clip=False)[0]
+    printed(unclipped[1], [0, .8, -.1, .8999999, .2, 1.3])
+
+
+def test_d8_decode_uses_variances_and_expf(backend, printed):
+    out = detect([[[0], [1]]], [[1, -1, .5, -.5]], [[[.2, .2, .4, .4]]])[0]
+    printed(out[0, 2:], [0.2094829, 0.1895162, 0.4305171, 0.3704838])
+
+
+def test_d9_equal_scores_keep_anchor_order(backend):
+    prob = np.array([[[.3, .3, .3], [.7, .7, .7]]], F)
+    anchors = [[[0, 0, .1, .1], [.3, .3, .4, .4], [.6, .6, .7, .7]]]
+    out = detect(prob, np.zeros((1, 12), F), anchors)[0]
+    assert np.array_equal(out[:, 2], F([0, .3, .6]))
+
+
+def test_d11_iou_exactly_at_nms_threshold_suppresses(backend):
+    prob = np.array([[[.1, .2], [.9, .8]]], F)
+    out = detect(prob, np.zeros((1, 8), F), [[[0, 0, 1, 1], [0, 0, .5, 1]]], nms_threshold=.5)[0]
+    assert out[:, 0].tolist() == [0, -1] and out[1, 1] == F(.8)
+
+
+def test_d13_single_class_means_all_background(backend):
+    out = detect(np.ones((1, 1, 3), F), np.zeros((1, 12), F), D3_ANCHORS[:, :3])
+    assert (out == -1).all()
+
+
+def test_nms_topk_at_or_above_valid_count_sorts_everything(backend):
+    for topk in (-1, 0, 5, 9):
+        out = detect(D3_PROB, np.zeros((1, 20), F), D3_ANCHORS, nms_topk=topk)[0]
+        assert out[:, 1].tolist() == sorted(out[:, 1].tolist(), reverse=True)
+        assert (out[:, 0] == 0).all()
+
+
+def test_batch_images_are_independent_and_float64_agrees(backend):
+    rng = np.random.RandomState(3)
+    prob = rng.dirichlet(np.ones(4), size=(2, 30)).transpose(0, 2, 1).astype(F)
+    prob = np.round(prob, 1)
+    loc = rng.randn(2, 120).astype(F) * F(.5)
+    anchors = np.sort(rng.uniform(0, 1, (1, 30, 2, 2)), axis=2).reshape(1, 30, 4)[..., [0, 2, 1, 3]]
+    anchors = anchors.astype(F)
+    both = detect(prob, loc, anchors, nms_topk=10)
+    for image in range(2):
+        alone = detect(prob[image:image + 1], loc[image:image + 1], anchors, nms_topk=10)
+        assert np.array_equal(both[image], alone[0])
+    double = dispatch(multibox_detection)(prob.astype(np.float64), loc.astype(np.float64),
+                                          anchors.astype(np.float64), nms_topk=10)
+    assert double.dtype == np.float64
+    np.testing.assert_allclose(double[..., 1:], both[..., 1:], atol=1e-5)
+
+
+def test_inputs_are_not_mutated(backend):
+    prob, loc, anchors = D1_PROB.copy(), np.ones((1, 20), F), D1_ANCHORS.copy()
+    detect(prob, loc, anchors)
+    assert np.array_equal(prob, D1_PROB) and np.array_equal(anchors, D1_ANCHORS)
+    assert (loc == 1).all()
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    ((D1_PROB, np.zeros((1, 16), F), D1_ANCHORS), {}, ValueError, "loc_pred must have shape"),
+    ((D1_PROB, np.zeros((1, 20), F), D1_ANCHORS[:, :4]), {}, ValueError, "anchor must have shape"),
+    ((D1_PROB[0], np.zeros((1, 20), F), D1_ANCHORS), {}, ValueError, "cls_prob must be 3-D"),
+    ((D1_PROB, np.zeros((1, 20)), D1_ANCHORS), {}, TypeError, "share one dtype"),
+    ((D1_PROB, np.zeros((1, 20), F), D1_ANCHORS), {"nms_topk": 1.5}, TypeError, "nms_topk"),
+    ((D1_PROB, np.full((1, 20), np.nan, F), D1_ANCHORS), {}, ValueError, "must be finite"),
+])
+def test_bad_inputs_raise_clear_errors(backend, args, kwargs, error, match):
+    with pytest.raises(error, match=f"MultiBoxDetection: .*{match}"):
+        dispatch(multibox_detection)(*args, **kwargs)
