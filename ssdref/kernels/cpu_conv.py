@@ -1,0 +1,139 @@
+"""Numba im2col/col2im for Convolution (1-D and 2-D; 3-D uses the NumPy columns), same GEMM driver.
+
+Mirrors ssdref.layers.conv (spec mxnet-layers.md §2). The columns are built in the same layout and
+the same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y, dweight and dbias
+are bit-identical to the NumPy specification; col2im adds taps in row-major order per input cell,
+as the NumPy col2im does, so dx is bit-identical too.
+Speed: one pass over the columns with branch-free inner loops (the valid output range of each tap
+is computed once), parallel over channels (each channel owns its rows / its dx plane: no shared
+accumulator, so results do not depend on the thread count). A 1x1, stride-1, unpadded convolution
+of one image needs no columns at all: x itself is the (C, H*W) matrix.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ssdref.layers import conv as _spec
+
+
+@numba.njit(cache=True, inline="always")
+def _valid_range(tap_offset, pad, stride, in_size, out_size):
+    """Output positions o with 0 <= o*stride + tap_offset - pad < in_size, as [lo, hi)."""
+    first = pad - tap_offset  # o*stride >= first
+    lo = 0 if first <= 0 else (first + stride - 1) // stride
+    last = in_size - 1 + pad - tap_offset  # o*stride <= last
+    hi = -1 if last < 0 else last // stride
+    hi = min(hi + 1, out_size)
+    return min(lo, hi), hi
+
+
+@numba.njit(cache=True, parallel=True)
+def _im2col_2d(x, kh, kw, sh, sw, dh, dw, ph, pw, ho, wo, cols):
+    n, channels, height, width = x.shape
+    out_size = ho * wo
+    for c in numba.prange(channels):
+        for u in range(kh):
+            h_lo, h_hi = _valid_range(u * dh, ph, sh, height, ho)
+            for v in range(kw):
+                w_lo, w_hi = _valid_range(v * dw, pw, sw, width, wo)
+                row = (c * kh + u) * kw + v
+                w0 = v * dw - pw
+                for img in range(n):
+                    base = img * out_size
+                    cols[row, base:base + h_lo * wo] = 0            # rows above the input
+                    for oh in range(h_lo, h_hi):
+                        col0 = base + oh * wo
+                        h = oh * sh + u * dh - ph
+                        cols[row, col0:col0 + w_lo] = 0
+                        if sw == 1:  # a contiguous run: lowered to a vectorized copy
+                            cols[row, col0 + w_lo:col0 + w_hi] = x[img, c, h, w_lo + w0:w_hi + w0]
+                        else:
+                            for ow in range(w_lo, w_hi):
+                                cols[row, col0 + ow] = x[img, c, h, ow * sw + w0]
+                        cols[row, col0 + w_hi:col0 + wo] = 0
+                    cols[row, base + h_hi * wo:base + out_size] = 0  # rows below the input
+
+
+@numba.njit(cache=True, parallel=True)
+def _col2im_2d(cols, kh, kw, sh, sw, dh, dw, ph, pw, ho, wo, dx):
+    n, channels, height, width = dx.shape
+    out_size = ho * wo
+    for c in numba.prange(channels):
+        for img in range(n):
+            dx[img, c, :, :] = 0
+        for u in range(kh):
+            h_lo, h_hi = _valid_range(u * dh, ph, sh, height, ho)
+            for v in range(kw):
+                w_lo, w_hi = _valid_range(v * dw, pw, sw, width, wo)
+                row = (c * kh + u) * kw + v
+                w0 = v * dw - pw
+                for img in range(n):
+                    for oh in range(h_lo, h_hi):
+                        h = oh * sh + u * dh - ph
+                        col0 = img * out_size + oh * wo
+                        if sw == 1:
+                            dx[img, c, h, w_lo + w0:w_hi + w0] += cols[row, col0 + w_lo:col0 + w_hi]
+                        else:
+                            for ow in range(w_lo, w_hi):
+                                dx[img, c, h, ow * sw + w0] += cols[row, col0 + ow]
+
+
+def _as_2d(g):
+    """(kernel, stride, dilate, pad, in, out) as 2-D tuples; 1-D is a height-1 2-D problem."""
+    if len(g.kernel) == 2:
+        return g.kernel, g.stride, g.dilate, g.pad, g.in_spatial, g.out_spatial
+    return ((1,) + g.kernel, (1,) + g.stride, (1,) + g.dilate, (0,) + g.pad,
+            (1,) + g.in_spatial, (1,) + g.out_spatial)
+
+
+def _is_pointwise(g):
+    return all(k == 1 for k in g.kernel) and all(s == 1 for s in g.stride) and all(p == 0 for p in g.pad)
+
+
+def im2col(x, geometry):
+    """Numba im2col: same result as ssdref.layers.conv.im2col."""
+    g = geometry
+    if len(g.kernel) == 3:
+        return _spec.im2col(x, g)
+    n, channels = x.shape[:2]
+    rows = channels // g.num_group * math.prod(g.kernel)
+    out_size = math.prod(g.out_spatial)
+    if _is_pointwise(g) and n == 1:  # x[0] is already the (C, O) column matrix
+        return np.ascontiguousarray(x).reshape(g.num_group, rows, out_size)
+    kernel, stride, dilate, pad, in_spatial, out_spatial = _as_2d(g)
+    x4 = np.ascontiguousarray(x).reshape((n, channels) + in_spatial)
+    cols = np.empty((channels * math.prod(kernel), n * out_size), x.dtype)
+    _im2col_2d(x4, *kernel, *stride, *dilate, *pad, *out_spatial, cols)
+    return cols.reshape(g.num_group, rows, n * out_size)
+
+
+def col2im(cols, geometry, n):
+    """Numba col2im: same result as ssdref.layers.conv.col2im."""
+    g = geometry
+    if len(g.kernel) == 3:
+        return _spec.col2im(cols, g, n)
+    channels = cols.shape[0] * cols.shape[1] // math.prod(g.kernel)
+    if _is_pointwise(g) and n == 1:
+        return cols.reshape((1, channels) + g.in_spatial)
+    kernel, stride, dilate, pad, in_spatial, out_spatial = _as_2d(g)
+    dx = np.empty((n, channels) + in_spatial, cols.dtype)
+    _col2im_2d(np.ascontiguousarray(cols).reshape(cols.shape[0] * cols.shape[1], -1),
+               *kernel, *stride, *dilate, *pad, *out_spatial, dx)
+    return dx.reshape((n, channels) + g.in_spatial)
+
+
+def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num_group=1):
+    """Numba Convolution forward: same signature and result as ssdref.layers.conv.conv_forward."""
+    x, weight, bias = _spec.check_inputs(x, weight, bias)
+    geometry = _spec.conv_geometry(x.shape, weight.shape, kernel=kernel, stride=stride,
+                                   dilate=dilate, pad=pad, num_group=num_group)
+    y = _spec.conv_forward_with(im2col, x, weight, bias, geometry)
+    return y, _spec.ConvCache(x, weight, bias is not None, geometry)
+
+
+def conv_backward(dy, cache):
+    """Numba Convolution backward: same signature and result as ssdref.layers.conv.conv_backward."""
+    return _spec.conv_backward_with(im2col, col2im, _spec.check_out_grad(dy, cache), cache)

@@ -1,0 +1,80 @@
+"""Numba Convolution (ssdref.kernels.cpu_conv) equals the NumPy specification bit for bit."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from ssdref.backend import dispatch, use_backend
+from ssdref.kernels import cpu_conv
+from ssdref.layers import conv
+
+configs = st.fixed_dictionaries({
+    "ndim": st.sampled_from([1, 2, 2, 2, 3]), "batch": st.integers(1, 3),
+    "group": st.sampled_from([1, 2]), "cpg": st.integers(1, 3), "fpg": st.integers(1, 3),
+    "k": st.integers(1, 3), "s": st.integers(1, 3), "d": st.integers(1, 3), "p": st.integers(0, 3),
+    "extra": st.integers(0, 5), "bias": st.booleans(), "float32": st.booleans(),
+    "seed": st.integers(0, 2**16)})
+
+
+def _draw(c):
+    rng = np.random.default_rng(c["seed"])
+    dtype = np.float32 if c["float32"] else np.float64
+    need = max(c["d"] * (c["k"] - 1) + 1 - 2 * c["p"], 1)
+    size = need + (min(c["extra"], 1) if c["ndim"] == 3 else c["extra"])
+    x = rng.standard_normal((c["batch"], c["group"] * c["cpg"]) + (size,) * c["ndim"]).astype(dtype)
+    w = rng.standard_normal((c["group"] * c["fpg"], c["cpg"]) + (c["k"],) * c["ndim"]).astype(dtype)
+    b = rng.standard_normal(c["group"] * c["fpg"]).astype(dtype) if c["bias"] else None
+    return x, w, b, dict(stride=c["s"], dilate=c["d"], pad=c["p"], num_group=c["group"])
+
+
+def _assert_same(x, w, b, args):
+    y, cache = conv.conv_forward(x, w, b, **args)
+    y_k, cache_k = cpu_conv.conv_forward(x, w, b, **args)
+    np.testing.assert_array_equal(y_k, y)
+    g = np.random.default_rng(7).standard_normal(y.shape).astype(x.dtype)
+    for got, want in zip(cpu_conv.conv_backward(g, cache_k), conv.conv_backward(g, cache)):
+        if want is None:
+            assert got is None
+        else:
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+@given(configs)
+def test_numba_conv_equals_numpy_exactly(c):
+    _assert_same(*_draw(c))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_pointwise_conv_fast_path_equals_numpy(batch):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 8, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((6, 8, 1, 1)).astype(np.float32)
+    _assert_same(x, w, rng.standard_normal(6).astype(np.float32), dict(kernel=(1, 1)))
+
+
+def test_image_chunks_give_the_same_result(monkeypatch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 3, 6, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    y_one_chunk, cache = conv.conv_forward(x, w, None, pad=1)
+    grads_one_chunk = conv.conv_backward(np.ones_like(y_one_chunk), cache)
+    monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", 2 * 27 * 36 * 8)  # two images per chunk
+    assert len(conv.image_chunks(x.shape, cache.geometry, 8)) == 3
+    _assert_same(x, w, None, dict(pad=1))
+    y, cache = cpu_conv.conv_forward(x, w, None, pad=1)
+    np.testing.assert_allclose(y, y_one_chunk, rtol=1e-12)
+    for a, b in zip(cpu_conv.conv_backward(np.ones_like(y), cache), grads_one_chunk):
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_backend_dispatch_selects_the_kernel():
+    with use_backend("numba"):
+        assert dispatch(conv.conv_forward) is cpu_conv.conv_forward
+    with use_backend("numpy"):
+        assert dispatch(conv.conv_forward) is conv.conv_forward
+
+
+def test_numba_errors_match_numpy():
+    with pytest.raises(ValueError, match="kernel size exceeds input"):
+        cpu_conv.conv_forward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 5, 5)), None)
