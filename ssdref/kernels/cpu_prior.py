@@ -36,8 +36,9 @@ def _prior(rows, cols, half_w, half_h, consts, clip):
 
 
 def multibox_prior(data, sizes=(1.0,), ratios=(1.0,), clip=False, steps=(-1.0, -1.0),
-                   offsets=(0.5, 0.5)):
+                   offsets=(0.5, 0.5), preset=None):
     """Numba twin of prior.multibox_prior."""
+    spec.check_prior_layout(preset)
     data, sizes, ratios, clip, steps, offsets = spec.check_prior_params(
         data, sizes, ratios, clip, steps, offsets)
     half_w, half_h, step_y, step_x = spec.prior_geometry(data, sizes, ratios, steps)

@@ -215,8 +215,14 @@ def _target_batch(anchors, label, num_valid, cls_pred, consts, ratio32, mine, us
 
 def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label=-1.0,
                     negative_mining_ratio=-1.0, negative_mining_thresh=0.5,
-                    minimum_negative_samples=0, variances=spec.DEFAULT_VARIANCES):
-    """Numba twin of target.multibox_target."""
+                    minimum_negative_samples=0, variances=spec.DEFAULT_VARIANCES, match_comparator=None,
+                    mining=None, minimum_negative_rule=None, preset=None):
+    """Numba twin of target.multibox_target (MXNet's conventions; another preset runs the spec)."""
+    conventions = spec.target_conventions(preset, match_comparator, mining, minimum_negative_rule)
+    if conventions != spec.MXNET_CONVENTIONS:
+        return spec.multibox_target(anchor, label, cls_pred, overlap_threshold, ignore_label,
+                                    negative_mining_ratio, negative_mining_thresh,
+                                    minimum_negative_samples, variances, *conventions)
     anchors, label, cls_pred, params = spec.check_target_inputs(
         anchor, label, cls_pred, overlap_threshold, ignore_label, negative_mining_ratio,
         negative_mining_thresh, minimum_negative_samples, variances)

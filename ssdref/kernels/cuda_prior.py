@@ -57,8 +57,9 @@ def _prior_kernel(dtype_name: str):
 
 
 def multibox_prior(data, sizes=(1.0,), ratios=(1.0,), clip=False, steps=(-1.0, -1.0),
-                   offsets=(0.5, 0.5)):
+                   offsets=(0.5, 0.5), preset=None):
     """Anchors (1, H*W*(S+R-1), 4) for data (B, C, H, W); see ssdref.multibox.prior.multibox_prior."""
+    spec.check_prior_layout(preset)
     on_device = cu.is_device(data)
     if on_device:   # only the shape and dtype are read: validate a zero-strided stand-in
         data = np.broadcast_to(np.zeros((), np.dtype(data.dtype)), tuple(data.shape))

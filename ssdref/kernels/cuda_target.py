@@ -259,8 +259,19 @@ def _host_inputs(anchor, label, cls_pred, *params):
 
 def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label=-1.0,
                     negative_mining_ratio=-1.0, negative_mining_thresh=0.5,
-                    minimum_negative_samples=0, variances=DEFAULT_VARIANCES):
-    """(loc_target (B, A*4), loc_mask (B, A*4), cls_target (B, A)); see target.multibox_target."""
+                    minimum_negative_samples=0, variances=DEFAULT_VARIANCES, match_comparator=None,
+                    mining=None, minimum_negative_rule=None, preset=None):
+    """(loc_target (B, A*4), loc_mask (B, A*4), cls_target (B, A)); see target.multibox_target.
+
+    Only MXNet's conventions run on the GPU; another preset runs the NumPy specification."""
+    conventions = spec.target_conventions(preset, match_comparator, mining, minimum_negative_rule)
+    if conventions != spec.MXNET_CONVENTIONS:
+        on_device = any(cu.is_device(x) for x in (anchor, label, cls_pred))
+        outputs = spec.multibox_target(
+            *(cu.to_host(x) for x in (anchor, label, cls_pred)), overlap_threshold, ignore_label,
+            negative_mining_ratio, negative_mining_thresh, minimum_negative_samples, variances,
+            *conventions)
+        return tuple(cu.as_device(x) for x in outputs) if on_device else outputs
     anchor, label, cls_pred, params, on_device = _host_inputs(
         anchor, label, cls_pred, overlap_threshold, ignore_label, negative_mining_ratio,
         negative_mining_thresh, minimum_negative_samples, variances)

@@ -12,6 +12,8 @@ Conventions that bite:
   * clip clamps each coordinate: `a < 0 -> 0, a > 1 -> 1` (so -0.0 stays -0.0).
   * No gradient: the data values are ignored, only H and W are read.
 float64 data runs the same formulas in float64 (MXNet computes in float32 and only accepts float32).
+`preset=` (ssdref.presets) must have MXNet's prior layout: Caffe's PriorBox and torchvision's
+DefaultBoxGenerator take other arguments and live in ssdref.multibox.prior_presets.
 """
 import numpy as np
 
@@ -43,6 +45,17 @@ def check_prior_params(data, sizes, ratios, clip, steps, offsets):
     if not isinstance(clip, (bool, np.bool_)):
         fail(op, f"clip must be a boolean, got {clip!r}", TypeError)
     return data, sizes, ratios, bool(clip), steps, offsets
+
+
+def check_prior_layout(preset):
+    """ValueError unless `preset` (name, Preset or None) lays priors out as MXNet does."""
+    from ssdref.presets import get_preset
+    layout = get_preset(preset).prior_layout
+    if layout != "mxnet":
+        function = {"caffe": "caffe_prior_box", "torchvision": "torchvision_default_boxes"}[layout]
+        fail("MultiBoxPrior", f"preset must use the 'mxnet' prior layout (sizes + ratios, S+R-1 "
+                              f"per location), got prior_layout={layout!r}; use "
+                              f"ssdref.multibox.prior_presets.{function} for that layout")
 
 
 def _floats(op, name, value):
@@ -77,8 +90,9 @@ def prior_geometry(data, sizes, ratios, steps):
 
 
 def multibox_prior(data, sizes=(1.0,), ratios=(1.0,), clip=False, steps=(-1.0, -1.0),
-                   offsets=(0.5, 0.5)):
+                   offsets=(0.5, 0.5), preset=None):
     """Anchors (1, H*W*(S+R-1), 4) for data (B, C, H, W), in data's dtype; see the module docstring."""
+    check_prior_layout(preset)
     data, sizes, ratios, clip, steps, offsets = check_prior_params(
         data, sizes, ratios, clip, steps, offsets)
     dtype = data.dtype.type

@@ -17,13 +17,16 @@ Conventions that bite (step numbers are the spec's):
   7. Negatives: cls 0, mask 0, loc 0.
 No gradient. float64 inputs run the same algorithm in float64 (MXNet only accepts float32); the
 negative count is computed as MXNet does, int(float32(num_positive) * float32(ratio)), for both.
+Other frameworks' conventions (`preset=`, or the knobs match_comparator '>=', mining
+'cross_entropy', minimum_negative_rule 'honoured'; see ssdref.presets) change steps 4 and 5 only;
+the defaults are MXNet's and leave every bit as above.
 """
 from typing import NamedTuple
 
 import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
-from ssdref.kernels.cpu_mathf import expf
+from ssdref.kernels.cpu_mathf import expf, logf
 from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, encode, iou_matrix
 
 OP = "MultiBoxTarget"
@@ -118,10 +121,39 @@ def too_few_candidates_error(image, num_candidates, num_negative):
              f"{num_negative})\")")
 
 
-def negative_count(num_positive, num_anchors, ratio):
-    """Step 5: int(float32(num_positive) * float32(ratio)), capped at num_anchors - num_positive."""
-    wanted = int(np.float32(num_positive) * np.float32(ratio))
+def negative_count(num_positive, num_anchors, ratio, minimum_negative_samples=0):
+    """Step 5: int(float32(num_positive) * float32(ratio)), at least minimum_negative_samples (0 on
+    MXNet's CPU, which ignores it), capped at num_anchors - num_positive."""
+    wanted = max(int(np.float32(num_positive) * np.float32(ratio)), minimum_negative_samples)
     return min(wanted, num_anchors - num_positive)
+
+
+class Conventions(NamedTuple):
+    """The MultiBoxTarget knobs of a preset (ssdref.presets); MXNet CPU's values by default."""
+
+    match_comparator: str = ">"
+    mining: str = "bg_prob"
+    minimum_negative_rule: str = "ignored"
+
+
+MXNET_CONVENTIONS = Conventions()
+
+
+def target_conventions(preset=None, match_comparator=None, mining=None, minimum_negative_rule=None):
+    """Conventions of `preset` (name, Preset or None = mxnet) with explicit knobs winning."""
+    from ssdref.presets import get_preset
+    chosen = get_preset(preset, match_comparator=match_comparator, mining=mining,
+                        minimum_negative_rule=minimum_negative_rule)
+    return Conventions(chosen.match_comparator, chosen.mining, chosen.minimum_negative_rule)
+
+
+def cross_entropy_background(logits):
+    """-log softmax(logits)[0] for logits (C, N): log(sum exp(l - max)) - (l0 - max), in dtype."""
+    top = logits.max(axis=0)
+    total = np.zeros(logits.shape[1], logits.dtype)
+    for k in range(logits.shape[0]):
+        total = total + expf(logits[k] - top)
+    return logf(total) - (logits[0] - top)
 
 
 def background_probability(logits):
@@ -144,13 +176,16 @@ def best_gt_per_anchor(iou):
 
 def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label=-1.0,
                     negative_mining_ratio=-1.0, negative_mining_thresh=0.5,
-                    minimum_negative_samples=0, variances=DEFAULT_VARIANCES):
+                    minimum_negative_samples=0, variances=DEFAULT_VARIANCES, match_comparator=None,
+                    mining=None, minimum_negative_rule=None, preset=None):
     """(loc_target (B, A*4), loc_mask (B, A*4), cls_target (B, A)) in the input dtype.
 
     anchor (1, A, 4), label (B, L, W >= 5) rows [cls, xmin, ymin, xmax, ymax, ...], cls_pred (B, C, A)
     logits (only read by hard negative mining). Comparators: bipartite IoU > 1e-6, positive IoU >
     overlap_threshold, candidate IoU < negative_mining_thresh; ties as in the module docstring.
+    preset / match_comparator / mining / minimum_negative_rule: see ssdref.presets (MXNet's default).
     """
+    conventions = target_conventions(preset, match_comparator, mining, minimum_negative_rule)
     anchors, label, cls_pred, params = check_target_inputs(
         anchor, label, cls_pred, overlap_threshold, ignore_label, negative_mining_ratio,
         negative_mining_thresh, minimum_negative_samples, variances)
@@ -164,11 +199,12 @@ def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label
         if num_valid_gt == 0:                                                  # step 2
             continue
         _target_one_image(anchors, label[image, :num_valid_gt], cls_pred[image], params, image,
-                          loc_target[image], loc_mask[image], cls_target[image])
+                          loc_target[image], loc_mask[image], cls_target[image], conventions)
     return loc_target.reshape(batch, -1), loc_mask.reshape(batch, -1), cls_target
 
 
-def _target_one_image(anchors, gt_rows, logits, params, image, loc_target, loc_mask, cls_target):
+def _target_one_image(anchors, gt_rows, logits, params, image, loc_target, loc_mask, cls_target,
+                      conventions=MXNET_CONVENTIONS):
     """Steps 3-7 for one image with at least one valid gt; writes into the output rows given."""
     dtype = anchors.dtype.type
     num_anchors, num_gt = anchors.shape[0], gt_rows.shape[0]
@@ -196,7 +232,9 @@ def _target_one_image(anchors, gt_rows, logits, params, image, loc_target, loc_m
     if params.overlap_threshold > 0:
         rest = ~positive
         match_iou[rest], match_gt[rest] = best_iou[rest], best_gt[rest]
-        positive |= rest & (best_iou > dtype(params.overlap_threshold))
+        threshold = dtype(params.overlap_threshold)
+        above = best_iou >= threshold if conventions.match_comparator == ">=" else best_iou > threshold
+        positive |= rest & above
 
     # Step 5: negatives.
     negative = np.zeros(num_anchors, bool)
@@ -204,17 +242,22 @@ def _target_one_image(anchors, gt_rows, logits, params, image, loc_target, loc_m
         if not params.negative_mining_thresh > 0:
             mining_threshold_error(params.negative_mining_thresh)
         num_positive = int(positive.sum())
-        num_negative = negative_count(num_positive, num_anchors, params.negative_mining_ratio)
+        honoured = conventions.minimum_negative_rule == "honoured"
+        num_negative = negative_count(num_positive, num_anchors, params.negative_mining_ratio,
+                                      params.minimum_negative_samples if honoured else 0)
         if num_negative > 0:
             # Anchors whose max IoU was never recorded (threshold stage skipped) get it now.
             unrecorded = match_iou < 0
             match_iou = np.where(unrecorded, best_iou, match_iou)
             candidates = np.flatnonzero(~positive & (match_iou < dtype(params.negative_mining_thresh)))
-            if candidates.size < num_negative:
-                too_few_candidates_error(image, candidates.size, num_negative)
-            bg_prob = background_probability(logits[:, candidates])
-            hardest = candidates[np.argsort(bg_prob, kind="stable")[:num_negative]]
-            negative[hardest] = True
+            if conventions.mining == "cross_entropy":
+                # Caffe / torchvision: hardest = largest -log p_bg; never more than exist.
+                order = np.argsort(-cross_entropy_background(logits[:, candidates]), kind="stable")
+            else:
+                if candidates.size < num_negative:
+                    too_few_candidates_error(image, candidates.size, num_negative)
+                order = np.argsort(background_probability(logits[:, candidates]), kind="stable")
+            negative[candidates[order[:num_negative]]] = True
     else:
         negative = ~positive
 

@@ -31,3 +31,10 @@ def test_prior_equals_numpy(h, w, dtype, sizes, ratios, clip, steps):
     got = gpu.multibox_prior(data, sizes, ratios, clip, steps)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))   # -0.0 kept too
+
+
+def test_a_foreign_prior_layout_is_refused_like_the_specification():
+    import pytest
+    from ssdref.kernels import cuda_prior
+    with pytest.raises(ValueError, match="prior_presets.torchvision_default_boxes"):
+        cuda_prior.multibox_prior(np.zeros((1, 1, 2, 2), np.float32), preset="torchvision")

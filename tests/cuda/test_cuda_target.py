@@ -87,3 +87,10 @@ def test_target_equals_numpy(seed, batch, anchors, rows, classes, dtype, params)
     label = labels(rng, batch, rows, dtype)
     cls_pred = np.round(rng.standard_normal((batch, classes, anchors)), 1).astype(dtype)  # ties
     both(anchor, label, cls_pred, **params)
+
+
+@pytest.mark.parametrize("preset", ["caffe", "torchvision", "mxnet_gpu"])
+def test_other_presets_give_the_specification_result(preset):
+    label = np.array([[[0, .5, .5, 1, 1], PAD]], np.float32)
+    logits = np.random.RandomState(0).randn(1, 3, 6).astype(np.float32)
+    both(A6, label, logits, **SSD, minimum_negative_samples=3, preset=preset)
