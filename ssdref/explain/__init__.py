@@ -1,0 +1,178 @@
+"""`ssdref explain`: one synthetic image through SSD's training step, stage by stage, with numbers and figures.
+
+    from ssdref.explain import explain
+    report = explain(image_index=0, out="explain-out", seed=0)   # writes explain.md + PNGs
+    report.num_positive, report.cls_loss, report.after_nms        # the numbers behind them
+
+The network is the seed's `get_symbol_train` (../shared/seed/symbol_builder.py run on ssdref; ssdref's
+own `ssdref.model.get_symbol_train`, the same graph, when the seed file is absent) for `network` at
+`data_shape`, with Xavier-initialised parameters (seeded), a checkpoint (`params=PREFIX, epoch=N`, MXNet's
+`.params` format), or `train_epochs` of `ssdref.train.train_ssd` first. The stages and their spec
+sections: priors (§1), IoU matching and hard negative mining (§2), encoded targets (§2.6), the two
+losses and their normalizers (§4.4), decoding and NMS (§3). See trace.py for the conventions.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ssdref.explain.trace import Trace, TraceMismatch, trace
+
+__all__ = ["FIGURES", "Report", "Trace", "TraceMismatch", "add_cli", "build_train_symbol", "explain", "run_network"]
+
+FIGURES = ("image", "anchors", "iou", "matches", "mining", "targets", "losses", "detections")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What explain wrote (`markdown`, `figures`: name -> path) and the Trace; trace fields read through."""
+
+    trace: Trace
+    out: str
+    markdown: str
+    figures: dict
+    params_source: str
+    builder: str
+
+    def __getattr__(self, name):
+        if name == "trace":        # not yet set (unpickling): avoid recursion
+            raise AttributeError(name)
+        return getattr(self.trace, name)
+
+
+def _class_names(num_classes):
+    from ssdref.data.shapes import CLASS_NAMES
+
+    if num_classes == len(CLASS_NAMES):
+        return CLASS_NAMES
+    return tuple(f"class {k}" for k in range(num_classes))
+
+
+def build_train_symbol(network="tiny", data_shape=64, num_classes=3, **overrides):
+    """(symbol, config, builder): ssdref.train.build_symbols, i.e. the seed's get_symbol_train if its
+    file is found, else ssdref.model's (the same graph); `builder` says which."""
+    from ssdref.train import build_symbols
+
+    return build_symbols(network, data_shape, num_classes, config=overrides or None)
+
+
+def run_network(symbol, data, label, arg_params=None, aux_params=None, seed=0):
+    """One forward pass of the training symbol plus the internals explain needs -> dict of arrays.
+
+    Parameters missing from arg_params are initialised exactly as train_ssd starts training: the
+    example's Xavier(rnd_type='gaussian', factor_type='out', magnitude=2) from a Generator seeded by
+    [seed, 7], and the variables' own `__init__` attributes (the L2Norm scale 20, zero head biases)."""
+    import ssdref as mx
+    from ssdref.model.init import Xavier, init_params
+
+    internals = symbol.get_internals()
+    wanted = {"loc_pred": "multibox_loc_pred_output", "cls_pred": "multibox_cls_pred_output",
+              "anchors": "multibox_anchors_output"}
+    group = mx.sym.Group([symbol] + [internals[name] for name in wanted.values()])
+    executor = group.simple_bind(grad_req="null", data=data.shape, label=label.shape)
+    params = {k: v for k, v in executor.arg_dict.items() if k not in ("data", "label")}
+    init_params(Xavier(rnd_type="gaussian", factor_type="out", magnitude=2), params, executor.aux_dict,
+                group.attr_dict(), rng=np.random.default_rng([int(seed), 7]))
+    if arg_params:
+        executor.copy_params_from(arg_params, aux_params or {}, allow_extra_params=True)
+    outs = executor.forward(is_train=False, data=data, label=label)
+    names = ["cls_prob", "loc_loss", "cls_label", "det_out"] + list(wanted)
+    return dict(zip(names, outs)), internals
+
+
+def _parameters(network, data_shape, num_classes, seed, params, epoch, train_epochs, progress):
+    """(arg_params, aux_params, description) from a checkpoint, a short training, or None (Xavier)."""
+    if params is not None:
+        from ssdref.io.mxnet_params import checkpoint_params_path, load_params
+
+        if epoch is None:
+            raise ValueError("explain: epoch must be given with params (the checkpoint's number), got None")
+        path = checkpoint_params_path(params, epoch)
+        if not os.path.isfile(path):
+            raise ValueError(f"explain: params must name an existing checkpoint, got {path!r} (no such file)")
+        arg_params, aux_params = load_params(path)
+        return arg_params, aux_params, f"checkpoint {path}"
+    if train_epochs and train_epochs > 0:
+        try:
+            from ssdref.train import train_ssd
+        except ImportError as exc:
+            raise ValueError("explain: train_epochs > 0 needs ssdref.train.train_ssd, which this "
+                             "checkout does not have yet") from exc
+        result = train_ssd(network=network, data_shape=data_shape, num_classes=num_classes,
+                           epochs=train_epochs, seed=seed, progress=progress)
+        return result.arg_params, result.aux_params, f"train_ssd, {train_epochs} epochs, seed {seed}"
+    return None, None, f"untrained (Xavier, seed {seed})"
+
+
+def explain(image_index=0, out="explain-out", seed=0, *, network="tiny", data_shape=64, num_classes=3,
+            split="val", params=None, epoch=None, train_epochs=0, arg_params=None, aux_params=None,
+            nms_threshold=0.5, nms_topk=400, figures=True, progress=False) -> Report:
+    """Trace image `image_index` of the synthetic shapes `split` (seeded by `seed`) through SSD.
+
+    Writes `out`/explain.md and, with figures=True, `out`/NN_<stage>.png (matplotlib, Agg).
+    Parameters: arg_params/aux_params if given, else a checkpoint (params=PREFIX, epoch=N), else
+    train_epochs of train_ssd, else untrained Xavier. nms_threshold/nms_topk are the seed's defaults.
+    """
+    from ssdref.data import shapes
+
+    if isinstance(image_index, bool) or not isinstance(image_index, (int, np.integer)) or image_index < 0:
+        raise ValueError(f"explain: image_index must be an int >= 0, got {image_index!r}")
+    symbol, config, builder = build_train_symbol(network, data_shape, num_classes,
+                                                 nms_thresh=nms_threshold, nms_topk=nms_topk)
+    if builder.startswith("seed "):        # no machine-specific path in the written report
+        builder = f"the seed's {os.path.basename(builder[len('seed '):])}"
+    if arg_params is not None:
+        source = "parameters given"
+    else:
+        arg_params, aux_params, source = _parameters(network, data_shape, num_classes, seed, params, epoch,
+                                                     train_epochs, progress)
+    images, labels = shapes.make_images(1, data_shape, seed=seed, split=split, start=int(image_index))
+    data = shapes.normalize(images)
+    outputs, internals = run_network(symbol, data, labels, arg_params, aux_params, seed)
+    result = trace(network=network, data_shape=data_shape, num_classes=num_classes,
+                   class_names=_class_names(num_classes), image=images[0], label=labels[0],
+                   config=config, internals=internals,
+                   outputs=outputs, nms_threshold=nms_threshold, nms_topk=nms_topk)
+    os.makedirs(out, exist_ok=True)
+    written = {}
+    if figures:
+        from ssdref.explain.figures import write_figures
+
+        written = write_figures(result, out)
+    from ssdref.explain.markdown import write_markdown
+
+    context = dict(image_index=int(image_index), split=split, seed=seed, params_source=source,
+                   builder=builder)
+    markdown = write_markdown(result, out, written, context)
+    return Report(result, out, markdown, written, source, builder)
+
+
+def _cmd_explain(args) -> int:
+    report = explain(args.image, args.out, args.seed, network=args.network, data_shape=args.data_shape,
+                     num_classes=args.num_classes, split=args.split, params=args.params, epoch=args.epoch,
+                     train_epochs=args.train_epochs, figures=not args.no_figures, progress=True)
+    from ssdref.explain.markdown import summary
+
+    print(summary(report.trace, report.params_source))
+    print(f"wrote {report.markdown} and {len(report.figures)} figures to {report.out}/")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """The `explain` subcommand."""
+    p = subparsers.add_parser("explain", help="one image through SSD stage by stage: Markdown + PNGs")
+    p.add_argument("--image", type=int, default=0, help="index of the synthetic image (default 0)")
+    p.add_argument("--split", default="val", choices=("train", "val", "test"))
+    p.add_argument("--out", default="explain-out", help="folder for explain.md and the PNGs")
+    p.add_argument("--seed", type=int, default=0, help="data, initialisation and training seed")
+    p.add_argument("--network", default="tiny")
+    p.add_argument("--data-shape", type=int, default=64)
+    p.add_argument("--num-classes", type=int, default=3)
+    p.add_argument("--params", default=None, metavar="PREFIX", help="load checkpoint PREFIX-%%04d.params")
+    p.add_argument("--epoch", type=int, default=None, help="the checkpoint's epoch (with --params)")
+    p.add_argument("--train-epochs", type=int, default=0,
+                   help="train this many epochs with ssdref.train.train_ssd first (0: untrained)")
+    p.add_argument("--no-figures", action="store_true", help="write explain.md only")
+    p.set_defaults(func=_cmd_explain)
