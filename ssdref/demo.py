@@ -17,7 +17,6 @@ pools spinning on 2 cores made an update 5-20 times slower than one thread.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
