@@ -29,6 +29,14 @@ from numba import cuda
 
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
 
+# NumPy 2.5 removed the `np.row_stack` alias, but numba-cuda (0.30.4 and earlier) registers an
+# overload for it, unguarded, when its typing registries first load - at the first kernel compile.
+# Without the alias every real-GPU compile fails with "module 'numpy' has no attribute 'row_stack'"
+# (and, the failed import being retried, every launch is slow). numba itself guards it since 0.68.
+# Restoring the alias (it is np.vstack) before any compile keeps the GPU path working.
+if not hasattr(np, "row_stack"):
+    np.row_stack = np.vstack
+
 
 def _exp2_table():
     """2^(i/32), i = 0..31, correctly rounded to double (the glibc expf table, derived)."""

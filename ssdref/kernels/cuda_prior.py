@@ -3,8 +3,9 @@
 Mirrors `_contrib_MultiBoxPrior` as the NumPy specification lays it out: one thread per anchor,
 row-major over the map (y outer, x inner, slot innermost), centre (index + offset) * step, box =
 centre -/+ the slot's half-sizes (computed on the host exactly as the specification computes them,
-`prior.prior_geometry`), clip `a < 0 -> 0, a > 1 -> 1`. Bit-identical to the specification (there is
-no product feeding a sum, so nothing for NVVM to contract).
+`prior.prior_geometry`), clip `a < 0 -> 0, a > 1 -> 1`. Bit-identical to the specification: the
+centre is a product that feeds the box's sum, so it goes through `mul` (`__fmul_rn`), which ptxas
+never fuses into an FMA (a plain `*` is fused with the `-`/`+` on a GPU, not in the simulator).
 """
 import functools
 
@@ -12,12 +13,14 @@ import numpy as np
 from numba import cuda
 
 from ssdref.kernels import cuda_util as cu
+from ssdref.kernels.cuda_mathf import math_for
 from ssdref.multibox import prior as spec
 
 
 @functools.lru_cache(maxsize=None)
 def _prior_kernel(dtype_name: str):
     ftype = np.dtype(dtype_name).type
+    mul = math_for(dtype_name)[0]
     zero, one = ftype(0), ftype(1)
 
     @cuda.jit(device=True)
@@ -37,8 +40,8 @@ def _prior_kernel(dtype_name: str):
             k = t % num_slots
             col = (t // num_slots) % width
             row = t // (num_slots * width)
-            cy = (ftype(row) + offset_y) * step_y          # centre = (float(index) + offset) * step
-            cx = (ftype(col) + offset_x) * step_x
+            cy = mul(ftype(row) + offset_y, step_y)        # centre = (float(index) + offset) * step
+            cx = mul(ftype(col) + offset_x, step_x)
             box0 = cx - half_w[k]
             box1 = cy - half_h[k]
             box2 = cx + half_w[k]

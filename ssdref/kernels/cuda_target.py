@@ -63,7 +63,7 @@ def _match_kernel(dtype_name: str):
     ftype = np.dtype(dtype_name).type
     minus_one = ftype(-1)
 
-    @cuda.jit
+    @cu.block_jit               # up to BLOCK_MAX threads: registers capped so that the launch fits
     def kernel(anchors, label, num_gt, err, overlap_threshold, min_iou, iou_buf, gt_done,
                positive, match_gt, best_iou, num_pos):
         """Steps 3-4 for image blockIdx.x; also best_iou per anchor (mining's max IoU)."""
@@ -160,7 +160,7 @@ def _mining_kernel(dtype_name: str):
     _, exp, _, ftype = math_for(dtype_name)
     zero = ftype(0)
 
-    @cuda.jit
+    @cu.block_jit               # float64 needs 75 registers uncapped: 1024 threads would not launch
     def kernel(cls_pred, num_gt, err, positive, best_iou, num_pos, ratio32, neg_thresh,
                num_neg, num_cand, bg_prob, candidate):
         """Step 5 set-up for image blockIdx.x: num_negative, candidates and their bg probability."""

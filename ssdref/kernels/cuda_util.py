@@ -22,6 +22,17 @@ BLOCK_MAX = 32 if SIMULATOR else 1024          # per-image kernels; shared array
 MAX_GRID = 1 if SIMULATOR else 65535
 
 
+def block_jit(fn):
+    """`cuda.jit` for a kernel launched with up to BLOCK_MAX threads per block (one block per image).
+
+    A block may use at most 65536 registers, so such a kernel gets at most 65536 // BLOCK_MAX = 64
+    per thread; above that the launch fails ("too many resources requested for launch"), and the
+    simulator, which takes no `max_registers`, would never show it."""
+    if SIMULATOR:
+        return cuda.jit(fn)
+    return cuda.jit(max_registers=65536 // BLOCK_MAX)(fn)
+
+
 def is_device(x) -> bool:
     return hasattr(x, "copy_to_host") or (hasattr(x, "__cuda_array_interface__")
                                           and not isinstance(x, np.ndarray))

@@ -26,3 +26,11 @@ def test_device_expf_logf_equal_glibc_bit_for_bit(rng):
         want_exp, want_log = expf(x), logf(x)
     np.testing.assert_array_equal(out_exp, want_exp)
     np.testing.assert_array_equal(out_log, want_log)     # NaN == NaN here
+
+
+@pytest.mark.cuda
+def test_numpy_row_stack_alias_is_there_for_numba_cuda():
+    # numba-cuda <= 0.30.4 registers an overload of np.row_stack (removed in NumPy 2.5) when it
+    # first compiles a kernel; cuda_mathf restores the alias so real-GPU compiles keep working.
+    import ssdref.kernels.cuda_mathf  # noqa: F401
+    assert np.row_stack is np.vstack or np.__version__ < "2.5"

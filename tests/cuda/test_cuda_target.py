@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from ssdref.kernels import cuda_target as gpu
 from ssdref.multibox import target as spec
-from tests.cuda.helpers import boxes, labels, same_bits
+from tests.cuda.helpers import boxes, labels, same_bits_or_ulp
 
 A6 = np.array([[[0, 0, .5, .5], [.5, 0, 1, .5], [0, .5, .5, 1], [.5, .5, 1, 1], [.1, .1, .6, .6],
                 [0, 0, 1, 1]]], np.float32)
@@ -26,7 +26,7 @@ def both(anchor, label, cls_pred, **params):
         assert got == want
     else:
         for g, w in zip(got, want):
-            same_bits(g, w)
+            same_bits_or_ulp(g, w)     # float64 loc targets: libdevice log on a GPU (1 ulp)
     return got
 
 
