@@ -39,6 +39,8 @@ $(MXVENV)/.installed: pyproject.toml
 # Side-by-side tests against real MXNet 1.9.1; a missing MXNet is a failure here, never a skip.
 conformance: $(MXVENV)/.installed
 	SSDREF_REQUIRE_MXNET=1 NUMBA_CACHE_DIR=$(CURDIR)/$(MXVENV)/numba-cache $(MXPY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests/conformance
+	# The model tests once more on real MXNet: checks the tests and the MXNet-written graph data themselves.
+	SSDREF_MODEL_TESTS_ON_MXNET=1 NUMBA_CACHE_DIR=$(CURDIR)/$(MXVENV)/numba-cache $(MXPY) -m pytest -p no:cacheprovider -q tests/model
 
 # Writes MXNet's outputs for the recorded cases into golden/mxnet-1.9.1/.
 record-mxnet: $(MXVENV)/.installed
