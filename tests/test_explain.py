@@ -147,6 +147,25 @@ def test_cli_explain_writes_explain_md(tmp_path, capsys):
     assert "positives" in capsys.readouterr().out
 
 
+def test_flat_ratio_list_of_the_demo_config_is_shared_by_every_layer(tmp_path):
+    from ssdref.demo import DEMO_CONFIG
+
+    demo = explain(0, str(tmp_path), config=DEMO_CONFIG, figures=False)
+    assert [layer.ratios for layer in demo.layers] == [(1,)] * 4
+    assert [layer.count for layer in demo.layers] == [512, 128, 32, 8]
+    assert demo.anchors.shape[0] == 680
+    assert demo.nms_threshold == 0.45                    # the config's nms_thresh is the default
+
+
+def test_cli_explain_demo_config_loads_the_tutorial_checkpoint(tmp_path, capsys):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    prefix = os.path.join(root, "docs", "figures", "tiny")
+    assert main(["explain", "--image", "3", "--demo-config", "--params", prefix, "--epoch", "8",
+                 "--out", str(tmp_path), "--no-figures"]) == 0
+    printed = capsys.readouterr().out
+    assert "anchors 680 = 512 + 128 + 32 + 8" in printed and "positives 11 (3 bipartite)" in printed
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(image_index=-1), "image_index must be an int >= 0"),
     (dict(params="nowhere/net"), "epoch must be given"),

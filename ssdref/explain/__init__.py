@@ -6,10 +6,13 @@
 
 The network is the seed's `get_symbol_train` (../shared/seed/symbol_builder.py run on ssdref; ssdref's
 own `ssdref.model.get_symbol_train`, the same graph, when the seed file is absent) for `network` at
-`data_shape`, with Xavier-initialised parameters (seeded), a checkpoint (`params=PREFIX, epoch=N`, MXNet's
-`.params` format), or `train_epochs` of `ssdref.train.train_ssd` first. The stages and their spec
-sections: priors (§1), IoU matching and hard negative mining (§2), encoded targets (§2.6), the two
-losses and their normalizers (§4.4), decoding and NMS (§3). See trace.py for the conventions.
+`data_shape`, configured by `get_config(network, data_shape, num_classes, **config)` (`config=DEMO_CONFIG`
+of ssdref.demo, `--demo-config`, for the demo's network and checkpoints), with Xavier-initialised
+parameters (seeded), a checkpoint (`params=PREFIX, epoch=N`, MXNet's `.params` format), or
+`train_epochs` of `ssdref.train.train_ssd` (the demo's quick learning-rate schedule) first. The
+stages and their spec sections: priors (§1), IoU matching and hard negative mining (§2), encoded
+targets (§2.6), the two losses and their normalizers (§4.4), decoding and NMS (§3). See trace.py for
+the conventions.
 """
 from __future__ import annotations
 
@@ -82,7 +85,7 @@ def run_network(symbol, data, label, arg_params=None, aux_params=None, seed=0):
     return dict(zip(names, outs)), internals
 
 
-def _parameters(network, data_shape, num_classes, seed, params, epoch, train_epochs, progress):
+def _parameters(network, data_shape, num_classes, seed, params, epoch, train_epochs, progress, config):
     """(arg_params, aux_params, description) from a checkpoint, a short training, or None (Xavier)."""
     if params is not None:
         from ssdref.io.mxnet_params import checkpoint_params_path, load_params
@@ -100,40 +103,54 @@ def _parameters(network, data_shape, num_classes, seed, params, epoch, train_epo
         except ImportError as exc:
             raise ValueError("explain: train_epochs > 0 needs ssdref.train.train_ssd, which this "
                              "checkout does not have yet") from exc
-        result = train_ssd(network=network, data_shape=data_shape, num_classes=num_classes,
-                           epochs=train_epochs, seed=seed, progress=progress)
+        from ssdref.demo import SETTINGS
+
+        # The demo's quick schedule (lr 0.1, warm-up, one decay if it falls inside the run); it trains
+        # well with the demo's config, while get_config('tiny')'s L2 normalization collapses to background.
+        quick = SETTINGS["quick"]
+        schedule = dict(num_train=quick["num_train"], learning_rate=quick["learning_rate"],
+                        warmup_steps=quick["warmup_steps"],
+                        lr_steps=[s for s in quick["lr_steps"] if s < train_epochs])
+        result = train_ssd(network=network, data_shape=data_shape, num_classes=num_classes, config=config,
+                           epochs=train_epochs, seed=seed, progress=progress, **schedule)
         return result.arg_params, result.aux_params, f"train_ssd, {train_epochs} epochs, seed {seed}"
     return None, None, f"untrained (Xavier, seed {seed})"
 
 
 def explain(image_index=0, out="explain-out", seed=0, *, network="tiny", data_shape=64, num_classes=3,
-            split="val", params=None, epoch=None, train_epochs=0, arg_params=None, aux_params=None,
-            nms_threshold=0.5, nms_topk=400, figures=True, progress=False) -> Report:
+            split="val", config=None, params=None, epoch=None, train_epochs=0, arg_params=None,
+            aux_params=None, nms_threshold=None, nms_topk=400, figures=True, progress=False) -> Report:
     """Trace image `image_index` of the synthetic shapes `split` (seeded by `seed`) through SSD.
 
     Writes `out`/explain.md and, with figures=True, `out`/NN_<stage>.png (matplotlib, Agg).
-    Parameters: arg_params/aux_params if given, else a checkpoint (params=PREFIX, epoch=N), else
-    train_epochs of train_ssd, else untrained Xavier. nms_threshold/nms_topk are the seed's defaults.
+    config: keyword overrides of get_config(network, data_shape, num_classes) (ssdref.demo.DEMO_CONFIG
+    for the demo's network); the parameters must fit the graph it builds. Parameters: arg_params/
+    aux_params if given, else a checkpoint (params=PREFIX, epoch=N), else train_epochs of train_ssd,
+    else untrained Xavier. nms_threshold: default the config's nms_thresh, else the seed's 0.5;
+    nms_topk: the seed's 400.
     """
     from ssdref.data import shapes
 
     if isinstance(image_index, bool) or not isinstance(image_index, (int, np.integer)) or image_index < 0:
         raise ValueError(f"explain: image_index must be an int >= 0, got {image_index!r}")
-    symbol, config, builder = build_train_symbol(network, data_shape, num_classes,
-                                                 nms_thresh=nms_threshold, nms_topk=nms_topk)
+    overrides = dict(config or {})
+    if nms_threshold is None:
+        nms_threshold = float(overrides.get("nms_thresh", 0.5))
+    overrides.update(nms_thresh=nms_threshold, nms_topk=nms_topk)
+    symbol, graph_config, builder = build_train_symbol(network, data_shape, num_classes, **overrides)
     if builder.startswith("seed "):        # no machine-specific path in the written report
         builder = f"the seed's {os.path.basename(builder[len('seed '):])}"
     if arg_params is not None:
         source = "parameters given"
     else:
         arg_params, aux_params, source = _parameters(network, data_shape, num_classes, seed, params, epoch,
-                                                     train_epochs, progress)
+                                                     train_epochs, progress, config)
     images, labels = shapes.make_images(1, data_shape, seed=seed, split=split, start=int(image_index))
     data = shapes.normalize(images)
     outputs, internals = run_network(symbol, data, labels, arg_params, aux_params, seed)
     result = trace(network=network, data_shape=data_shape, num_classes=num_classes,
                    class_names=_class_names(num_classes), image=images[0], label=labels[0],
-                   config=config, internals=internals,
+                   config=graph_config, internals=internals,
                    outputs=outputs, nms_threshold=nms_threshold, nms_topk=nms_topk)
     os.makedirs(out, exist_ok=True)
     written = {}
@@ -144,14 +161,18 @@ def explain(image_index=0, out="explain-out", seed=0, *, network="tiny", data_sh
     from ssdref.explain.markdown import write_markdown
 
     context = dict(image_index=int(image_index), split=split, seed=seed, params_source=source,
-                   builder=builder)
+                   builder=builder, config=dict(config or {}))
     markdown = write_markdown(result, out, written, context)
     return Report(result, out, markdown, written, source, builder)
 
 
 def _cmd_explain(args) -> int:
+    config = None
+    if args.demo_config:
+        from ssdref.demo import DEMO_CONFIG as config
     report = explain(args.image, args.out, args.seed, network=args.network, data_shape=args.data_shape,
-                     num_classes=args.num_classes, split=args.split, params=args.params, epoch=args.epoch,
+                     num_classes=args.num_classes, split=args.split, config=config, params=args.params,
+                     epoch=args.epoch,
                      train_epochs=args.train_epochs, figures=not args.no_figures, progress=True)
     from ssdref.explain.markdown import summary
 
@@ -170,9 +191,13 @@ def add_cli(subparsers) -> None:
     p.add_argument("--network", default="tiny")
     p.add_argument("--data-shape", type=int, default=64)
     p.add_argument("--num-classes", type=int, default=3)
+    p.add_argument("--demo-config", action="store_true",
+                   help="the demo's network (ssdref.demo.DEMO_CONFIG: no L2 normalization, one ratio per "
+                        "layer, NMS 0.45), as `ssdref demo` checkpoints and docs/figures/tiny-0008 need")
     p.add_argument("--params", default=None, metavar="PREFIX", help="load checkpoint PREFIX-%%04d.params")
     p.add_argument("--epoch", type=int, default=None, help="the checkpoint's epoch (with --params)")
     p.add_argument("--train-epochs", type=int, default=0,
-                   help="train this many epochs with ssdref.train.train_ssd first (0: untrained)")
+                   help="train this many epochs with ssdref.train.train_ssd first, with the demo's quick "
+                        "learning-rate schedule (0: untrained; add --demo-config, or training collapses)")
     p.add_argument("--no-figures", action="store_true", help="write explain.md only")
     p.set_defaults(func=_cmd_explain)

@@ -218,7 +218,8 @@ def figure_losses(trace, out):
 
 
 def shown_detections(trace, limit=8, min_score=0.3):
-    """After NMS: those with score >= min_score, or at least the best 3 (an untrained net is unsure)."""
+    """After NMS: those with score >= min_score (at most limit), or at least the best 3 (an untrained
+    net is unsure of everything)."""
     sure = [d for d in trace.after_nms if d.score >= min_score][:limit]
     return sure if len(sure) >= 3 else list(trace.after_nms[:3])
 
@@ -227,13 +228,13 @@ def figure_detections(trace, out, before_limit=40):
     figure = _figure(8, 4.2)
     before = trace.before_nms[:before_limit]
     ax = figure.add_subplot(1, 2, 1)
-    _show_image(ax, trace, f"before NMS: best {len(before)} of {len(trace.before_nms)} "
+    _show_image(ax, trace, f"before NMS: best {len(before)} of {len(trace.before_nms)}\n"
                            f"(score >= {DETECTION_THRESHOLD})", dim=True)
     for d in before:
         _box(ax, d.box, CLASS_COLOURS[d.class_id % len(CLASS_COLOURS)], width=0.8, alpha=0.7)
     ax = figure.add_subplot(1, 2, 2)
     shown = shown_detections(trace)
-    _show_image(ax, trace, f"after NMS (IoU >= {trace.nms_threshold} suppresses): "
+    _show_image(ax, trace, f"after NMS (IoU >= {trace.nms_threshold} suppresses):\n"
                            f"{len(trace.after_nms)} kept, best {len(shown)} drawn", dim=True)
     _gt_boxes(ax, trace, width=1.0, labels=False)
     for d in shown:

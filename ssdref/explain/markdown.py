@@ -44,6 +44,14 @@ def _figure(figures, name, caption):
     return f"\n![{caption}]({os.path.basename(figures[name])})\n"
 
 
+def _config_text(trace, context):
+    overrides = context.get("config") or {}
+    base = f"get_config('{trace.network}', {trace.data_shape}, {trace.num_classes})"
+    if not overrides:
+        return f"{base} as is"
+    return f"{base} with " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+
+
 def summary(trace, params_source=""):
     """A few lines for the terminal."""
     return "\n".join([
@@ -62,7 +70,8 @@ def render(trace, figures, context):
     out = [f"# SSD on one image, stage by stage\n",
            f"Image {context['image_index']} of the synthetic shapes `{context['split']}` split (seed "
            f"{context['seed']}), network `{trace.network}` at {trace.data_shape} px, "
-           f"{trace.num_classes} classes + background. Symbol: {context['builder']}; parameters: "
+           f"{trace.num_classes} classes + background. Config: {_config_text(trace, context)}. "
+           f"Symbol: {context['builder']}; parameters: "
            f"{context['params_source']}. Every number below is checked against the graph's own outputs "
            f"(`cls_prob`, `loc_loss`, `cls_label`, `det_out`). Boxes are normalized "
            f"[xmin, ymin, xmax, ymax].\n"]

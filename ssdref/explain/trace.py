@@ -156,6 +156,12 @@ class Trace:
         return self.loc_loss_sum / max(1, self.num_loc)
 
 
+def _for_layer(values, k):
+    """Layer k's entry of a per-layer list; a flat list (ratios=[1]) is shared by every layer, as
+    multibox_layer broadcasts it."""
+    return values[k] if isinstance(values[0], (list, tuple)) else values
+
+
 def feature_layers(internals, data_shape, config) -> tuple:
     """FeatureLayer per `<src>_anchors` prior node of the symbol's internals, in anchor order."""
     names = internals.list_outputs()
@@ -166,7 +172,7 @@ def feature_layers(internals, data_shape, config) -> tuple:
     layers, start = [], 0
     for k, src in enumerate(sources):
         height, width = shape_of[f"{src}_output"][2:]
-        sizes, ratios = tuple(config["sizes"][k]), tuple(config["ratios"][k])
+        sizes, ratios = tuple(_for_layer(config["sizes"], k)), tuple(_for_layer(config["ratios"], k))
         per_location = len(sizes) + len(ratios) - 1
         count = height * width * per_location
         layers.append(FeatureLayer(src, height, width, sizes, ratios, per_location, count, start))
