@@ -37,10 +37,18 @@ def empty(shape, ctx=None, dtype=None) -> np.ndarray:
     return np.zeros(shape, dtype=dtype or np.float32)
 
 
+def _none_allowed(opdef, key) -> bool:
+    param = opdef.param_index.get(key)
+    return param is not None and param.kind.startswith("optional_")
+
+
 def invoke(opdef, args, kwargs):
     """Run `opdef` forward (is_train False) on arrays; one array, or a list for several outputs."""
     arrays = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
-    raw = {k: v for k, v in kwargs.items() if k not in arrays and v is not None}
+    # None means "not given", except for an optional (None-allowed) parameter, where it is the
+    # value None, as MXNet passes it ('None'): slice_axis(end=None) slices to the end.
+    raw = {k: v for k, v in kwargs.items()
+           if k not in arrays and (v is not None or _none_allowed(opdef, k))}
     if opdef.key_var_num_args and opdef.key_var_num_args not in raw:
         raw[opdef.key_var_num_args] = len(args) + len(arrays)
     params = opdef.parse_params(raw)

@@ -357,7 +357,8 @@ def create_op(op, hint, args, kwargs, name=None, attr=None) -> Symbol:
     if opdef.key_var_num_args and opdef.key_var_num_args not in raw:
         raw[opdef.key_var_num_args] = str(len(args) + len(symbol_kwargs))
     # `data=None` means "not given" for an input (MXNet's generated signatures); for a
-    # parameter it is the string 'None'.
+    # parameter it is the string 'None' (set before parsing: slice_axis' required `end` may be None).
+    raw.update({key: "None" for key in none_keys if key in opdef.param_index})
     input_names = opdef.all_inputs(opdef.parse_params(raw))
     raw.update({key: "None" for key in none_keys if key not in input_names})
     node = Node(opdef, name, raw, [])

@@ -6,7 +6,8 @@ Spec: mxnet-semantics.md §4.3, §8 case M; mxnet-layers.md §9.
 
 MakeLoss backward ignores the head gradient and the position; every element gets
     'null':  grad_scale
-    'batch': grad_scale / B                       (B = data.shape[0])
+    'batch': grad_scale / R        (R = prod(data.shape[:-1]), the rows of MXNet's FlatTo2D view:
+                                    1 for 1-D data, 6 for (2, 3, 4); only for 2-D data is it the batch)
     'valid': grad_scale / max(1, count(data > valid_thresh))   (strict >, whole tensor, all images)
 evaluated in the data's dtype. grad_scale=0 makes a monitor-only output (SSD's cls_label, det_out).
 """
@@ -47,9 +48,13 @@ def make_loss_forward(data, *, grad_scale=1.0, valid_thresh=0.0,
         num_valid = int(np.count_nonzero(data > dtype(valid_thresh)))
         grad_value = dtype(grad_scale) / dtype(max(1, num_valid))
     elif normalization == "batch":
-        if data.ndim == 0 or data.shape[0] == 0:
-            fail(op, f"data must have a nonzero batch axis for normalization='batch', got shape {data.shape}")
-        grad_value = dtype(grad_scale) / dtype(data.shape[0])
+        # MXNet 1.9.1 views data as 2-D (FlatTo2D: all leading axes merged, the last kept) and
+        # divides by that view's row count, not by shape[0] (spec §4.3's "/ B" holds for 2-D only).
+        rows = int(np.prod(data.shape[:-1], dtype=np.int64))
+        if data.ndim == 0 or rows == 0:
+            fail(op, f"data must have at least 1 dimension and nonzero leading axes for "
+                     f"normalization='batch', got shape {data.shape}")
+        grad_value = dtype(grad_scale) / dtype(rows)
     else:
         grad_value = dtype(grad_scale)
     return data.copy(), MakeLossCache(data.shape, data.dtype, grad_value)

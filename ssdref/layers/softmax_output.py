@@ -14,7 +14,9 @@ Forward: the probabilities only (the loss value is never computed), bit-exact in
 - label.shape == data.shape: the label is a probability target: grad = grad_scale*(p - label).
 
 Backward, with k = int(label) (truncation; labels outside [0, C) subtract nothing):
-    grad = p - onehot(k)    (smooth_alpha: p - (1 - alpha at k, alpha/(C-1) elsewhere))
+    grad = p - onehot(k)    (smooth_alpha: p - (1 - alpha at k, alpha/(C-1) elsewhere), honoured
+                             on the rows / preserve_shape paths only: MXNet 1.9.1's multi_output and
+                             probability-label backwards ignore smooth_alpha)
     grad = 0 on positions with int(label) == int(ignore_label) when use_ignore
     grad *= grad_scale / normalizer
 | normalization | multi_output normalizer            | otherwise             |
@@ -107,7 +109,7 @@ def softmax_output_forward(data, label, *, grad_scale=1.0, ignore_label=-1.0, mu
                      f"got {label.shape}")
         layout = "multi_output" if multi_output else "rows"
     num_classes = view_shape[1]
-    if smooth_alpha > 0 and num_classes < 2 and layout != "prob_label":
+    if smooth_alpha > 0 and num_classes < 2 and layout == "rows":
         fail(OP, f"smooth_alpha > 0 needs at least 2 classes, got {num_classes}")
 
     logits = data.reshape(view_shape)
@@ -138,7 +140,7 @@ def softmax_output_backward(dout, cache: SoftmaxOutputCache) -> tuple[np.ndarray
         k = np.trunc(label.reshape(-1)[: view_shape[0]])[:, None]                 # (rows, 1)
         classes = np.arange(num_classes)[None, :]
     is_target = classes == k
-    if cache.smooth_alpha > 0:
+    if cache.smooth_alpha > 0 and layout == "rows":  # multi_output: MXNet ignores smooth_alpha
         alpha = dtype(cache.smooth_alpha)
         target = np.where(is_target, dtype(1) - alpha, alpha / dtype(num_classes - 1))
         grad = p - target.astype(prob.dtype)

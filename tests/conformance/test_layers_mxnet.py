@@ -69,9 +69,6 @@ def test_batchnorm_fix_gamma_writes_one_into_gamma(mx):
 
 
 @pytest.mark.conformance
-@pytest.mark.xfail(strict=True, reason="ssdref bug (reported): SoftmaxOutput(multi_output=True, "
-                                       "smooth_alpha>0) smooths the target; MXNet 1.9.1's multi_output "
-                                       "backward ignores smooth_alpha (gradient p - onehot)")
 def test_softmax_output_multi_output_ignores_smooth_alpha(mx):
     data = np.array([[[0.5, 2.5, 0.0], [-3.0, 0.5, 1.0]]], np.float32)
     inputs = {"data": data, "label": np.array([[0.0, 1.0, 1.0]], np.float32)}
@@ -82,9 +79,6 @@ def test_softmax_output_multi_output_ignores_smooth_alpha(mx):
 
 
 @pytest.mark.conformance
-@pytest.mark.xfail(strict=True, reason="ssdref bug (reported): ssdref.sym.slice_axis(..., end=None) "
-                                       "drops the None keyword and then reports 'end' missing; MXNet "
-                                       "accepts end=None (slice to the end)")
 def test_slice_axis_accepts_end_none_keyword(mx):
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     params = {"axis": 1, "begin": 1, "end": None}
@@ -94,9 +88,6 @@ def test_slice_axis_accepts_end_none_keyword(mx):
 
 
 @pytest.mark.conformance
-@pytest.mark.xfail(strict=True, reason="ssdref bug (reported): MakeLoss(normalization='batch') divides "
-                                       "by shape[0]; MXNet 1.9.1 divides by the rows of FlatTo2D, "
-                                       "prod(shape[:-1]) (1 for 1-D input, 6 for (2, 3, 4))")
 def test_make_loss_batch_divides_by_flattened_rows(mx):
     x = np.ones((2, 3, 4), np.float32)
     theirs = run_op(mx, "MakeLoss", {"normalization": "batch"}, {"data": x}, is_train=True, out_grads=[x])

@@ -28,6 +28,15 @@ def test_case_m_make_loss_gradients(params, expected):
     assert constant_grad(M_LOSS_INPUT, **params) == pytest.approx(expected, rel=1e-7)
 
 
+@pytest.mark.parametrize("shape, rows", [((5,), 1), ((4, 3), 4), ((2, 3, 4), 6), ((2, 1, 3, 2), 6)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_divides_by_the_rows_of_the_flattened_2d_view(shape, rows, dtype):
+    # Measured on MXNet 1.9.1 (grad_scale=2): 2 for (5,), 0.5 for (4, 3), 1/3 for (2, 3, 4) and
+    # (2, 1, 3, 2): the divisor is prod(shape[:-1]), not shape[0] (spec §4.3's "/ B" is 2-D only).
+    data = np.ones(shape, dtype)
+    assert constant_grad(data, normalization="batch", grad_scale=2.0) == dtype(2.0) / dtype(rows)
+
+
 def test_valid_on_an_all_zero_input_divides_by_one():
     assert constant_grad(np.zeros((2, 3), np.float32), normalization="valid") == 1.0
 
@@ -68,7 +77,8 @@ def test_block_grad_is_identity_with_zero_gradient():
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: make_loss_forward(M_LOSS_INPUT, normalization="mean"), ValueError, "MakeLoss: normalization"),
     (lambda: make_loss_forward(np.zeros(3, np.int32)), TypeError, "MakeLoss: data must be float32"),
-    (lambda: make_loss_forward(np.zeros(()), normalization="batch"), ValueError, "nonzero batch axis"),
+    (lambda: make_loss_forward(np.zeros(()), normalization="batch"), ValueError, "at least 1 dimension"),
+    (lambda: make_loss_forward(np.zeros((0, 3)), normalization="batch"), ValueError, "nonzero leading axes"),
     (lambda: block_grad_forward("x"), TypeError, "BlockGrad: data must be a numpy array"),
 ])
 def test_bad_input_raises_a_clear_error(call, exc, match):

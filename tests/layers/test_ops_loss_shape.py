@@ -163,3 +163,24 @@ def test_softmax_opdefs_and_unsupported_options():
     act = get_op("SoftmaxActivation")
     with pytest.raises(ValueError, match="at least 3 dimensions"):
         act.infer_shape([(2, 3)], act.parse_params({"mode": "channel"}))
+
+
+def test_slice_axis_end_none_keyword_slices_to_the_end_in_nd_and_sym():
+    import json
+
+    import ssdref
+    x = np.arange(6.0).reshape(2, 3).astype(np.float32)
+    np.testing.assert_array_equal(ssdref.nd.slice_axis(x, axis=1, begin=1, end=None), x[:, 1:])
+    sym = ssdref.sym.slice_axis(ssdref.sym.var("data"), axis=1, begin=1, end=None)
+    # MXNet 1.9.1 writes the None as the string 'None'.
+    assert json.loads(sym.tojson())["nodes"][1]["attrs"] == {"axis": "1", "begin": "1", "end": "None"}
+    assert sym.infer_shape(data=(2, 3))[1] == [(2, 2)]
+
+
+def test_slice_axis_end_stays_required_when_omitted():
+    import ssdref
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="slice_axis: required argument 'end' is missing"):
+        ssdref.nd.slice_axis(x, axis=1, begin=1)
+    with pytest.raises(ValueError, match="slice_axis: required argument 'end' is missing"):
+        ssdref.sym.slice_axis(ssdref.sym.var("data"), axis=1, begin=1)

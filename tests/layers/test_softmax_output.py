@@ -98,6 +98,29 @@ def test_smooth_alpha_spreads_alpha_over_the_other_classes():
     np.testing.assert_allclose(grad(D2, L2, smooth_alpha=0.3)[0], [-0.059969, 0.094728, -0.034759], atol=2e-6)
 
 
+def test_multi_output_ignores_smooth_alpha():
+    # MXNet 1.9.1: the multi_output backward is p - onehot whatever smooth_alpha (measured; the
+    # rows and preserve_shape paths do smooth).
+    data = np.array([[[0.5, 2.5, 0.0], [-3.0, 0.5, 1.0]]], np.float32)
+    label = np.array([[0.0, 1.0, 1.0]], np.float32)
+    for extra in ({}, {"use_ignore": True, "ignore_label": 1.0, "normalization": "valid"}):
+        np.testing.assert_array_equal(grad(data, label, multi_output=True, smooth_alpha=0.3, **extra),
+                                      grad(data, label, multi_output=True, **extra))
+
+
+def test_multi_output_accepts_smooth_alpha_with_one_class():
+    data, label = np.zeros((1, 1, 3)), np.zeros((1, 3))
+    np.testing.assert_array_equal(grad(data, label, multi_output=True, smooth_alpha=0.3), np.zeros((1, 1, 3)))
+
+
+def test_preserve_shape_honours_smooth_alpha():
+    data = np.random.default_rng(3).standard_normal((2, 3, 4))
+    label = np.zeros((2, 3))
+    prob, cache = softmax_output_forward(data, label, preserve_shape=True, smooth_alpha=0.3)
+    target = np.where(np.arange(4) == 0, 0.7, 0.1)
+    np.testing.assert_allclose(softmax_output_backward(None, cache)[0], prob - target, rtol=1e-14, atol=1e-16)
+
+
 def test_labels_are_truncated_and_out_of_range_labels_subtract_nothing():
     prob, _ = softmax_output_forward(D2, L2)
     np.testing.assert_allclose(grad(D2, np.array([1.7, 5.0])), prob - [[0, 1, 0], [0, 0, 0]], rtol=1e-15)
