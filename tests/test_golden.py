@@ -91,7 +91,7 @@ def test_a_changed_value_with_a_matching_hash_fails_the_recomputation(golden_cop
 
 
 def test_an_mxnet_recorded_subfolder_is_a_separate_set(golden_copy):
-    sub = golden_copy / "mxnet-1.9.1"
+    sub = golden_copy / "mxnet-recorded-copy"
     sub.mkdir()
     blob = golden.npz_bytes({"data": np.zeros((1, 1, 2, 2), np.float32)})
     (sub / "prior.npz").write_bytes(blob)
@@ -109,7 +109,8 @@ def test_an_mxnet_recorded_subfolder_is_a_separate_set(golden_copy):
 
 def test_every_registered_op_has_a_golden_case():
     covered = {c.op for c in golden.declared_cases()}
-    missing = sorted(set(registry.all_ops()) - covered)
+    # ops named _test_* are registered by the graph tests' toy op module, not by ssdref
+    missing = sorted(op for op in set(registry.all_ops()) - covered if not op.startswith("_test_"))
     assert not missing, f"ops without a golden case (add them to ssdref.golden.LAYERS): {missing}"
 
 
