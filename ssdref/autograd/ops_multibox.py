@@ -12,6 +12,22 @@ from ssdref.multibox.prior import multibox_prior
 from ssdref.multibox.target import multibox_target
 
 
+# ssdref's own argument (not MXNet's): a convention preset (ssdref.presets), MXNet's when absent.
+# Only passed on when given, so an MXNet graph calls the ops exactly as before.
+_PRESET = Param("preset", "optional_str", None, (None, "mxnet", "mxnet_gpu", "caffe", "torchvision", "onnx"))
+
+
+def _preset(params):
+    return {} if params["preset"] is None else {"preset": params["preset"]}
+
+
+def _detection_preset(params):
+    if params["preset"] is None:
+        return {}
+    from ssdref.presets import detection_kwargs
+    return detection_kwargs(params["preset"])
+
+
 def _fail(op, message):
     raise ValueError(f"{op}: {message}")
 
@@ -37,7 +53,7 @@ def _prior_forward(inputs, aux, params, is_train):
     (data,) = inputs
     anchors = dispatch(multibox_prior)(data, sizes=params["sizes"], ratios=params["ratios"],
                                        clip=params["clip"], steps=params["steps"],
-                                       offsets=params["offsets"])
+                                       offsets=params["offsets"], **_preset(params))
     return [anchors], None
 
 
@@ -45,7 +61,7 @@ register(OpDef(
     name=PRIOR, aliases=("MultiBoxPrior",), contrib=True,
     params=(Param("sizes", "floats", (1.0,)), Param("ratios", "floats", (1.0,)),
             Param("clip", "bool", False), Param("steps", "floats", (-1.0, -1.0)),
-            Param("offsets", "floats", (0.5, 0.5))),
+            Param("offsets", "floats", (0.5, 0.5)), _PRESET),
     inputs=lambda params: ("data",), infer_shape=_prior_shape, forward=_prior_forward,
     backward=None, doc="Anchor boxes for a feature map (ssdref.multibox.prior.multibox_prior)."))
 
@@ -88,7 +104,7 @@ def _target_forward(inputs, aux, params, is_train):
         ignore_label=params["ignore_label"], negative_mining_ratio=params["negative_mining_ratio"],
         negative_mining_thresh=params["negative_mining_thresh"],
         minimum_negative_samples=params["minimum_negative_samples"],
-        variances=params["variances"])
+        variances=params["variances"], **_preset(params))
     return list(outputs), None
 
 
@@ -98,7 +114,7 @@ register(OpDef(
             Param("negative_mining_ratio", "float", -1.0),
             Param("negative_mining_thresh", "float", 0.5),
             Param("minimum_negative_samples", "int", 0),
-            Param("variances", "floats", DEFAULT_VARIANCES)),
+            Param("variances", "floats", DEFAULT_VARIANCES), _PRESET),
     inputs=lambda params: ("anchor", "label", "cls_pred"),
     outputs=lambda params: ("loc_target", "loc_mask", "cls_target"),
     infer_shape=_target_shape, forward=_target_forward, backward=None,
@@ -142,7 +158,7 @@ def _detection_forward(inputs, aux, params, is_train):
         cls_prob, loc_pred, anchor, clip=params["clip"], threshold=params["threshold"],
         background_id=params["background_id"], nms_threshold=params["nms_threshold"],
         force_suppress=params["force_suppress"], variances=params["variances"],
-        nms_topk=params["nms_topk"])
+        nms_topk=params["nms_topk"], **_detection_preset(params))
     return [out], None
 
 
@@ -151,7 +167,7 @@ register(OpDef(
     params=(Param("clip", "bool", True), Param("threshold", "float", 0.01),
             Param("background_id", "int", 0), Param("nms_threshold", "float", 0.5),
             Param("force_suppress", "bool", False),
-            Param("variances", "floats", DEFAULT_VARIANCES), Param("nms_topk", "int", -1)),
+            Param("variances", "floats", DEFAULT_VARIANCES), Param("nms_topk", "int", -1), _PRESET),
     inputs=lambda params: ("cls_prob", "loc_pred", "anchor"),
     infer_shape=_detection_shape, forward=_detection_forward, backward=None,
     doc="Decoded, NMS-ed detections (ssdref.multibox.detection.multibox_detection)."))
