@@ -2,6 +2,9 @@
 
 Mirrors ssdref.layers.activation (spec mxnet-layers.md §4), bit for bit: y = x if x > 0 else 0
 (so NaN and -0.0 give +0), dx = g if x > 0 else 0. One pass each, no temporary mask.
+Memory: y > 0 exactly where x > 0, so the relu cache keeps y in both of its fields (the spec's
+backward reads only `x > 0`): the layer's input, usually a convolution output, is not held until
+backward, which halves the activations a training step keeps.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def activation_forward(x, *, act_type):
         return _spec.activation_forward(x, act_type=act_type)
     y = np.empty(x.shape, x.dtype)
     _relu_forward(np.ascontiguousarray(x).reshape(-1), x.dtype.type(0), y.reshape(-1))
-    return y, _spec.ActivationCache(act_type, x, y)
+    return y, _spec.ActivationCache(act_type, y, y)     # y stands in for x: same `> 0` mask
 
 
 def activation_backward(dy, cache):

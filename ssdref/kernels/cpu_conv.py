@@ -6,12 +6,15 @@ are bit-identical to the NumPy specification; col2im adds taps in row-major orde
 as the NumPy col2im does, so dx is bit-identical too.
 Speed: one pass over the columns with branch-free inner loops (the valid output range of each tap
 is computed once), parallel over channels (each channel owns its rows / its dx plane: no shared
-accumulator, so results do not depend on the thread count). A 1x1, stride-1, unpadded convolution
-of one image needs no columns at all: x itself is the (C, H*W) matrix.
+accumulator, so results do not depend on the thread count). The layer functions build columns in a
+per-thread workspace reused across calls (a fresh 200 MB array per call costs as much in page
+faults as im2col itself); the columns never outlive the driver call that asked for them. The bias
+is added on several threads (the same one addition per element as the spec's broadcast `+=`).
 """
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -81,6 +84,28 @@ def _col2im_2d(cols, kh, kw, sh, sw, dh, dw, ph, pw, ho, wo, dx):
                                 dx[img, c, h, ow * sw + w0] += cols[row, col0 + ow]
 
 
+@numba.njit(cache=True, parallel=True)
+def _add_bias(y, bias):
+    n, channels, size = y.shape
+    for plane in numba.prange(n * channels):
+        img, c = plane // channels, plane % channels
+        value = bias[c]
+        for i in range(size):
+            y[img, c, i] += value
+
+
+_workspace = threading.local()
+
+
+def _column_buffer(shape, dtype):
+    """An uninitialised array of `shape` in this thread's reusable workspace (grown on demand)."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    buffer = getattr(_workspace, "buffer", None)
+    if buffer is None or buffer.nbytes < nbytes:
+        buffer = _workspace.buffer = np.empty(nbytes, np.uint8)
+    return buffer[:nbytes].view(dtype).reshape(shape)
+
+
 def _as_2d(g):
     """(kernel, stride, dilate, pad, in, out) as 2-D tuples; 1-D is a height-1 2-D problem."""
     if len(g.kernel) == 2:
@@ -89,25 +114,29 @@ def _as_2d(g):
             (1,) + g.in_spatial, (1,) + g.out_spatial)
 
 
-def _is_pointwise(g):
-    return all(k == 1 for k in g.kernel) and all(s == 1 for s in g.stride) and all(p == 0 for p in g.pad)
-
-
-def im2col(x, geometry):
-    """Numba im2col: same result as ssdref.layers.conv.im2col."""
+def im2col(x, geometry, *, reuse=False):
+    """Numba im2col: same result as ssdref.layers.conv.im2col. reuse=True builds the columns in
+    the thread's workspace: valid only until the next reuse=True call."""
     g = geometry
     if len(g.kernel) == 3:
         return _spec.im2col(x, g)
     n, channels = x.shape[:2]
     rows = channels // g.num_group * math.prod(g.kernel)
     out_size = math.prod(g.out_spatial)
-    if _is_pointwise(g) and n == 1:  # x[0] is already the (C, O) column matrix
-        return np.ascontiguousarray(x).reshape(g.num_group, rows, out_size)
     kernel, stride, dilate, pad, in_spatial, out_spatial = _as_2d(g)
     x4 = np.ascontiguousarray(x).reshape((n, channels) + in_spatial)
-    cols = np.empty((channels * math.prod(kernel), n * out_size), x.dtype)
+    shape = (channels * math.prod(kernel), n * out_size)
+    cols = _column_buffer(shape, x.dtype) if reuse else np.empty(shape, x.dtype)
     _im2col_2d(x4, *kernel, *stride, *dilate, *pad, *out_spatial, cols)
     return cols.reshape(g.num_group, rows, n * out_size)
+
+
+def _im2col_reused(x, geometry):
+    return im2col(x, geometry, reuse=True)
+
+
+def _add_bias_threads(y, bias):
+    _add_bias(y, bias)
 
 
 def col2im(cols, geometry, n):
@@ -116,8 +145,6 @@ def col2im(cols, geometry, n):
     if len(g.kernel) == 3:
         return _spec.col2im(cols, g, n)
     channels = cols.shape[0] * cols.shape[1] // math.prod(g.kernel)
-    if _is_pointwise(g) and n == 1:
-        return cols.reshape((1, channels) + g.in_spatial)
     kernel, stride, dilate, pad, in_spatial, out_spatial = _as_2d(g)
     dx = np.empty((n, channels) + in_spatial, cols.dtype)
     _col2im_2d(np.ascontiguousarray(cols).reshape(cols.shape[0] * cols.shape[1], -1),
@@ -130,10 +157,10 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     x, weight, bias = _spec.check_inputs(x, weight, bias)
     geometry = _spec.conv_geometry(x.shape, weight.shape, kernel=kernel, stride=stride,
                                    dilate=dilate, pad=pad, num_group=num_group)
-    y = _spec.conv_forward_with(im2col, x, weight, bias, geometry)
+    y = _spec.conv_forward_with(_im2col_reused, x, weight, bias, geometry, _add_bias_threads)
     return y, _spec.ConvCache(x, weight, bias is not None, geometry)
 
 
 def conv_backward(dy, cache):
     """Numba Convolution backward: same signature and result as ssdref.layers.conv.conv_backward."""
-    return _spec.conv_backward_with(im2col, col2im, _spec.check_out_grad(dy, cache), cache)
+    return _spec.conv_backward_with(_im2col_reused, col2im, _spec.check_out_grad(dy, cache), cache)

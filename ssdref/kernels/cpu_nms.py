@@ -1,11 +1,17 @@
-"""Numba kernel for ssdref.multibox.nms.nms: greedy NMS (`>=`, stable score order), bit-identical.
+"""Numba kernel for ssdref.multibox.nms.nms: greedy NMS (`>=` or `>`, stable score order), bit-identical.
 
-Speed-up that provably changes nothing: without force_suppress, a box can only be suppressed by an
-earlier box of the *same* class, and whether that earlier box is still alive depends, in turn, only
-on boxes of its own class. So the greedy pass over the whole sorted list equals independent greedy
-passes over each class's subsequence (taken in sorted order). The kernel groups the sorted rows by
-class with a stable sort and never looks at cross-class pairs. Areas are computed once per box:
-the same float product MXNet evaluates inside every IoU, hence the same bits.
+Speed-ups that provably change nothing:
+  * Per class: without force_suppress, a box can only be suppressed by an earlier box of the *same*
+    class, and whether that earlier box is still alive depends, in turn, only on boxes of its own
+    class. So the greedy pass over the whole sorted list equals independent greedy passes over each
+    class's subsequence (taken in sorted order): cross-class pairs are never looked at.
+  * Compaction: the boxes of a class live in contiguous arrays (one per coordinate) holding only
+    the boxes still alive, in visiting order. The first one is kept (nothing earlier and alive
+    suppressed it); one branch-free, vectorized pass tests it against the rest, and the survivors
+    are packed to the front. Each pair (kept box, box alive at that moment) is tested once, exactly
+    the pairs the greedy loop tests; suppressed boxes are never scanned again. Every IoU is MXNet's
+    float formula, operation for operation (areas computed once per box: the same float product
+    MXNet evaluates in every IoU); no fastmath, so vectorizing changes no bit.
 """
 import numba
 import numpy as np
@@ -13,69 +19,105 @@ import numpy as np
 from ssdref.multibox import nms as spec
 
 
+@numba.njit(cache=True, inline="always")
+def _suppresses(iou, threshold, strict):
+    return iou > threshold if strict else iou >= threshold
+
+
+@numba.njit(cache=True, error_model="numpy")   # no ZeroDivisionError branch: the loop vectorizes
+def greedy_class(boxes, members, threshold, strict, zero, keep):
+    """Greedy NMS over boxes[members] (visiting order, all alive); keep[members[k]] = kept or not."""
+    size = members.shape[0]
+    dtype = boxes.dtype
+    left, top, right, bottom = (np.empty(size, dtype), np.empty(size, dtype),
+                                np.empty(size, dtype), np.empty(size, dtype))
+    area = np.empty(size, dtype)
+    index = np.empty(size, np.int64)
+    dead = np.empty(size, np.int32)
+    for k in range(size):
+        i = members[k]
+        left[k], top[k], right[k], bottom[k] = boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3]
+        area[k] = (boxes[i, 2] - boxes[i, 0]) * (boxes[i, 3] - boxes[i, 1])
+        index[k] = i
+    at_threshold = np.int32(not strict)
+    count = size
+    head = 0
+    while head < count:
+        keep[index[head]] = True
+        il, it, ir, ib, iarea = left[head], top[head], right[head], bottom[head], area[head]
+        # The IoU test of the head against every box still alive after it, branch-free over
+        # slices (indices provably >= 0, so LLVM vectorizes it). max(0, w) * max(0, h) and
+        # union <= 0 -> 0 as in the specification; a zero's sign cannot change a comparison.
+        rest = slice(head + 1, count)
+        r_left, r_top, r_right, r_bottom = left[rest], top[rest], right[rest], bottom[rest]
+        r_area, r_dead = area[rest], dead[rest]
+        hits = 0
+        for b in range(r_left.shape[0]):
+            w = min(ir, r_right[b]) - max(il, r_left[b])
+            h = min(ib, r_bottom[b]) - max(it, r_top[b])
+            inter = max(w, zero) * max(h, zero)
+            union = iarea + r_area[b] - inter
+            iou = inter / union if union > zero else zero
+            hit = np.int32(iou > threshold) | (np.int32(iou == threshold) & at_threshold)
+            r_dead[b] = hit
+            hits += hit
+        if hits:   # pack the survivors to the front, visiting order kept
+            write = head + 1
+            for b in range(head + 1, count):
+                left[write], top[write], right[write], bottom[write] = left[b], top[b], right[b], bottom[b]
+                area[write] = area[b]
+                index[write] = index[b]
+                write += 1 - dead[b]
+            count = write
+        head += 1
+
+
 @numba.njit(cache=True)
-def greedy_nms(boxes, class_ids, threshold, force_suppress, zero):
-    """Suppression flags for boxes (n, 4) already in visiting order; class_id < 0 is pre-eliminated.
-
-    Box j is suppressed by an earlier alive box i when (force_suppress or same class) and
-    IoU(i, j) >= threshold, with IoU = 0 where union <= 0."""
-    n = boxes.shape[0]
-    suppressed = np.empty(n, np.bool_)
-    area = np.empty(n, boxes.dtype)
+def class_groups(class_ids, force_suppress):
+    """(members, starts): alive rows (class id >= 0) grouped by class, visiting order kept within a
+    group (stable sort); group g is members[starts[g]:starts[g + 1]]. One group if force_suppress."""
+    n = class_ids.shape[0]
+    alive = np.empty(n, np.int64)
+    m = 0
     for i in range(n):
-        suppressed[i] = class_ids[i] < 0
-        area[i] = (boxes[i, 2] - boxes[i, 0]) * (boxes[i, 3] - boxes[i, 1])
+        if class_ids[i] >= 0:
+            alive[m] = i
+            m += 1
+    alive = alive[:m]
     if force_suppress:
-        groups = np.arange(n)
+        members = alive
     else:
-        groups = np.argsort(class_ids, kind="mergesort")   # stable: sorted order kept per class
-    # Each group's boxes are gathered into contiguous arrays so the O(n_c^2) inner loop is linear.
-    left, top, right, bottom = (np.empty(n, boxes.dtype), np.empty(n, boxes.dtype),
-                                np.empty(n, boxes.dtype), np.empty(n, boxes.dtype))
-    group_area = np.empty(n, boxes.dtype)
-    alive = np.empty(n, np.bool_)
-    start = 0
-    while start < n:
-        stop = start + 1
-        if force_suppress:
-            stop = n
-        else:
-            while stop < n and class_ids[groups[stop]] == class_ids[groups[start]]:
-                stop += 1
-        size = stop - start
-        for k in range(size):
-            i = groups[start + k]
-            left[k], top[k], right[k], bottom[k] = boxes[i, 0], boxes[i, 1], boxes[i, 2], boxes[i, 3]
-            group_area[k] = area[i]
-            alive[k] = not suppressed[i]
-        for a in range(size):
-            if not alive[a]:
-                continue
-            il, it, ir, ib, iarea = left[a], top[a], right[a], bottom[a], group_area[a]
-            for b in range(a + 1, size):
-                if not alive[b]:
-                    continue
-                w = min(ir, right[b]) - max(il, left[b])
-                h = min(ib, bottom[b]) - max(it, top[b])
-                # max(0, w) * max(0, h) is 0 as soon as one side is <= 0 (a zero's sign cannot
-                # change the comparison below).
-                inter = w * h if w > zero and h > zero else zero
-                union = iarea + group_area[b] - inter
-                iou = zero if union <= zero else inter / union
-                if iou >= threshold:
-                    alive[b] = False
-        for k in range(size):
-            suppressed[groups[start + k]] = not alive[k]
-        start = stop
-    return suppressed
+        members = alive[np.argsort(class_ids[alive], kind="mergesort")]
+    starts = np.empty(m + 1, np.int64)
+    groups = 0
+    for k in range(m):
+        if k == 0 or (not force_suppress and class_ids[members[k]] != class_ids[members[k - 1]]):
+            starts[groups] = k
+            groups += 1
+    starts[groups] = m
+    return members, starts[:groups + 1]
 
 
-def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1):
+@numba.njit(cache=True)
+def greedy_nms(boxes, class_ids, threshold, force_suppress, strict, zero):
+    """Keep flags for boxes (n, 4) already in visiting order; class_id < 0 is pre-eliminated.
+
+    Box j is suppressed by an earlier kept box i when (force_suppress or same class) and
+    IoU(i, j) >= threshold (> threshold when strict), with IoU = 0 where union <= 0."""
+    keep = np.zeros(boxes.shape[0], np.bool_)
+    members, starts = class_groups(class_ids, force_suppress)
+    for g in range(starts.shape[0] - 1):
+        greedy_class(boxes, members[starts[g]:starts[g + 1]], threshold, strict, zero, keep)
+    return keep
+
+
+def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
+        nms_comparator=">="):
     """Numba twin of nms.nms: indices (int64) of the surviving boxes in visiting order."""
     boxes, scores, class_ids, iou_threshold, force_suppress, topk = spec.check_nms_inputs(
-        boxes, scores, class_ids, iou_threshold, force_suppress, topk)
+        boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
     order = spec.score_order(scores, topk)
     dtype = boxes.dtype.type
-    suppressed = greedy_nms(np.ascontiguousarray(boxes[order]), np.ascontiguousarray(class_ids[order]),
-                            dtype(iou_threshold), force_suppress, dtype(0))
-    return order[~suppressed].astype(np.int64)
+    keep = greedy_nms(np.ascontiguousarray(boxes[order]), np.ascontiguousarray(class_ids[order]),
+               dtype(iou_threshold), force_suppress, nms_comparator == ">", dtype(0))
+    return order[keep].astype(np.int64)

@@ -9,7 +9,7 @@ order nondeterministic):
   5. stable sort by score descending: bitonic sort on (-score, row), a total order;
   6. nms_topk: rows [0, nkeep) get sorted data, rows [nkeep, valid_count) keep the stale pre-sort
      compacted row with class -1;
-  7. bitmask NMS (`cuda_nms`), `>=`, per class unless force_suppress; suppression sets class -1.
+  7. bitmask NMS (`cuda_nms`), `>=` (`>` with nms_comparator='>'), per class unless force_suppress; suppression sets class -1.
 Output equals the NumPy specification bit for bit (float64: decode's exp within 1 ulp).
 """
 import functools
@@ -135,29 +135,31 @@ def _apply_keep_kernel(nkeep, keep, out):
 
 
 def _check_device_inputs(cls_prob, loc_pred, anchor, clip, threshold, background_id,
-                         nms_threshold, force_suppress, variances, nms_topk):
+                         nms_threshold, force_suppress, variances, nms_topk, nms_comparator):
     """Shapes and dtypes of device inputs (values stay on the GPU); parameters as the spec checks."""
     probe = [np.broadcast_to(np.zeros((), np.dtype(x.dtype)), tuple(x.shape))
              for x in (cls_prob, loc_pred, anchor)]
     _, _, _, params = spec.check_detection_inputs(*probe, clip, threshold, background_id,
-                                                  nms_threshold, force_suppress, variances, nms_topk)
+                                                  nms_threshold, force_suppress, variances, nms_topk,
+                                                  nms_comparator)
     return params
 
 
 def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, background_id=0,
                        nms_threshold=0.5, force_suppress=False, variances=DEFAULT_VARIANCES,
-                       nms_topk=-1):
+                       nms_topk=-1, nms_comparator=">="):
     """Detections (B, A, 6); see ssdref.multibox.detection.multibox_detection."""
     on_device = any(cu.is_device(x) for x in (cls_prob, loc_pred, anchor))
     if on_device:
         cls_prob, loc_pred, anchor = (cu.as_device(x) for x in (cls_prob, loc_pred, anchor))
         params = _check_device_inputs(cls_prob, loc_pred, anchor, clip, threshold, background_id,
-                                      nms_threshold, force_suppress, variances, nms_topk)
+                                      nms_threshold, force_suppress, variances, nms_topk,
+                                      nms_comparator)
         loc_flat = loc_pred
     else:
         cls_prob, loc3, anchors, params = spec.check_detection_inputs(
             cls_prob, loc_pred, anchor, clip, threshold, background_id, nms_threshold,
-            force_suppress, variances, nms_topk)
+            force_suppress, variances, nms_topk, nms_comparator)
         loc_flat = loc3.reshape(loc3.shape[0], -1)
         anchor = anchors[None]
     dtype = np.dtype(cls_prob.dtype)
@@ -186,6 +188,6 @@ def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, ba
             order, compact, valid_count, params.nms_topk, out, nkeep)          # step 6
         max_rows = params.nms_topk if 0 < params.nms_topk < num_anchors else num_anchors
         keep = suppress(out, nkeep, max_rows, params.force_suppress,
-                        ftype(params.nms_threshold), batch)                    # step 7
+                        ftype(params.nms_threshold), batch, params.nms_comparator == ">")                    # step 7
         _apply_keep_kernel[cu.grid_1d(batch * max_rows)](nkeep, keep, out)
     return out if on_device else out.copy_to_host()

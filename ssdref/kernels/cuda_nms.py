@@ -4,7 +4,8 @@ The fast-GPU-NMS scheme, made exactly equal to the specification's sequential gr
   1. order: stable sort by score descending (bitonic sort on (-score, index): a total order, so
      the one stable answer), cut to the first topk;
   2. mask kernel: for sorted rows i < j, bit j of mask[i] is set when (force_suppress or equal
-     class ids) and IoU(i, j) >= iou_threshold (comparator `>=`, IoU with union <= 0 -> 0), one
+     class ids) and IoU(i, j) >= iou_threshold (comparator `>=`; `>` with nms_comparator='>';
+     IoU with union <= 0 -> 0), one
      64-bit word per (row, block of 64 columns);
   3. reduce: one block per image walks the rows in order; a row not yet removed (and with class
      id >= 0) is kept and ORs its mask row into `removed`. Row i's suppression by a kept earlier
@@ -26,14 +27,14 @@ WORD = 64
 
 @functools.lru_cache(maxsize=None)
 def mask_kernel(dtype_name: str):
-    """kernel[(col_blocks, row_blocks, batch), 64](rows, nkeep, force, threshold, mask).
+    """kernel[(col_blocks, row_blocks, batch), 64](rows, nkeep, force, strict, threshold, mask).
 
     rows (B, N, 6) sorted detections [class, score, x0, y0, x1, y1]; nkeep (B,) rows taking part;
     mask (B, N, col_blocks) uint64."""
     iou = device_functions(dtype_name)[0]
 
     @cuda.jit
-    def kernel(rows, nkeep, force_suppress, threshold, mask):
+    def kernel(rows, nkeep, force_suppress, strict, threshold, mask):
         col_block = cuda.blockIdx.x
         row_block = cuda.blockIdx.y
         b = cuda.blockIdx.z
@@ -49,7 +50,7 @@ def mask_kernel(dtype_name: str):
                     if force_suppress or rows[b, j, 0] == rows[b, i, 0]:
                         value = iou(rows[b, i, 2], rows[b, i, 3], rows[b, i, 4], rows[b, i, 5],
                                     rows[b, j, 2], rows[b, j, 3], rows[b, j, 4], rows[b, j, 5], True)
-                        if value >= threshold:
+                        if value > threshold or (not strict and value == threshold):
                             word |= numba.uint64(1) << numba.uint64(t)
         mask[b, i, col_block] = word
 
@@ -80,7 +81,7 @@ def reduce_kernel(rows, nkeep, mask, removed, keep):
             cuda.syncthreads()
 
 
-def suppress(rows, nkeep, max_rows, force_suppress, threshold, batch):
+def suppress(rows, nkeep, max_rows, force_suppress, threshold, batch, strict=False):
     """keep (B, max_rows) int8 on the device for sorted rows (B, >= max_rows, 6) on the device."""
     dtype_name = np.dtype(rows.dtype).name
     words = max(1, (max_rows + WORD - 1) // WORD)
@@ -88,7 +89,8 @@ def suppress(rows, nkeep, max_rows, force_suppress, threshold, batch):
     removed = cuda.device_array((batch, words), np.uint64)
     keep = cuda.device_array((batch, max(max_rows, 1)), np.int8)
     if max_rows:
-        mask_kernel(dtype_name)[(words, words, batch), WORD](rows, nkeep, force_suppress, threshold, mask)
+        mask_kernel(dtype_name)[(words, words, batch), WORD](rows, nkeep, force_suppress, strict, threshold,
+                                                             mask)
         reduce_kernel[batch, cu.block_threads(words)](rows, nkeep, mask, removed, keep)
     return keep
 
@@ -125,14 +127,16 @@ def sort_rows(keys, present, n, batch):
     return idx
 
 
-def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1):
+def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
+        nms_comparator=">="):
     """Indices (int64, host) of the surviving boxes in visiting order; see ssdref.multibox.nms.nms."""
     if cu.is_device(boxes) or cu.is_device(scores) or cu.is_device(class_ids):
         boxes, scores, class_ids = (cu.as_device(x) for x in (boxes, scores, class_ids))
+        spec.check_nms_comparator(spec.OP, nms_comparator)
         threshold, force_suppress, topk = float(iou_threshold), bool(force_suppress), int(topk)
     else:
         boxes, scores, class_ids, threshold, force_suppress, topk = spec.check_nms_inputs(
-            boxes, scores, class_ids, iou_threshold, force_suppress, topk)
+            boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
     dtype = np.dtype(boxes.dtype)
     count = boxes.shape[0]
     if count == 0:
@@ -147,6 +151,6 @@ def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1):
     rows = cuda.device_array((1, nkeep, 6), dtype)
     _gather_kernel[cu.grid_1d(nkeep)](order, d_boxes, d_scores, d_ids, rows)
     keep = suppress(rows, cuda.to_device(np.array([nkeep], np.int64)), nkeep, force_suppress,
-                    dtype.type(threshold), 1)
+                    dtype.type(threshold), 1, nms_comparator == ">")
     kept = keep.copy_to_host()[0, :nkeep].astype(bool)
     return order.copy_to_host()[0, :nkeep][kept].astype(np.int64)

@@ -12,6 +12,9 @@ Shapes: x (N, C, *spatial), y (N, F, *out). Columns of a chunk of n images are l
 (image, output position in row-major order), so y_g = W_g @ cols_g is one GEMM per group for the
 whole chunk. Images are processed in chunks whose columns fit `COLUMN_BUDGET_BYTES` (MXNet's
 `workspace` plays the same role), so a batch-32 SSD300 never materialises 6 GB of columns.
+A pointwise (1x1, stride 1, unpadded) convolution needs no columns: each image's x is its
+(C, H*W) matrix. Backward computes dW transposed, cols @ dy^T (BLAS is several times faster
+with the long sum over positions in that orientation than with dy @ cols^T).
 The cache keeps x and weight, not the columns (backward rebuilds them): columns are 9x the size
 of the activations. `ssdref.kernels.cpu_conv` replaces im2col/col2im with Numba loops and runs the
 same driver, so both backends do identical floating-point operations.
@@ -160,48 +163,76 @@ def check_out_grad(dy, cache: ConvCache):
     return dy
 
 
-def conv_forward_with(im2col_fn, x, weight, bias, geometry):
-    """The GEMM driver shared by every backend: y_g = W_g @ cols_g per chunk of images, + bias."""
+def is_pointwise(geometry: ConvGeometry) -> bool:
+    """1x1 kernel, stride 1, no pad: each image's x (C, O) already is its column matrix."""
+    g = geometry
+    return all(k == 1 for k in g.kernel) and all(s == 1 for s in g.stride) and \
+        all(p == 0 for p in g.pad)
+
+
+def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None):
+    """The GEMM driver shared by every backend: y_g = W_g @ cols_g per chunk of images, + bias.
+
+    A pointwise convolution multiplies each image's x directly (no columns). `add_bias(y, bias)`
+    may replace the broadcast `y += bias` (the same additions, e.g. on several threads)."""
     g = geometry
     n_img, num_filter = x.shape[0], weight.shape[0]
     out_size = math.prod(g.out_spatial)
     w_mat = weight.reshape(g.num_group, num_filter // g.num_group, -1)       # (G, F/G, C/G*K)
     y = np.empty((n_img, num_filter) + g.out_spatial, x.dtype)
-    for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
-        n = stop - start
-        cols = im2col_fn(x[start:stop], g)                                   # (G, C/G*K, n*O)
-        if n == 1:  # the GEMM writes straight into y: (G, F/G, O) is y[start]'s layout
-            np.matmul(w_mat, cols, out=y[start].reshape(g.num_group, -1, out_size))
-        else:
-            out = np.matmul(w_mat, cols).reshape(num_filter, n, out_size)
-            y[start:stop].reshape(n, num_filter, out_size)[...] = out.transpose(1, 0, 2)
+    if is_pointwise(g):
+        for image in range(n_img):
+            np.matmul(w_mat, x[image].reshape(g.num_group, -1, out_size),
+                      out=y[image].reshape(g.num_group, -1, out_size))
+    else:
+        for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
+            n = stop - start
+            cols = im2col_fn(x[start:stop], g)                               # (G, C/G*K, n*O)
+            if n == 1:  # the GEMM writes straight into y: (G, F/G, O) is y[start]'s layout
+                np.matmul(w_mat, cols, out=y[start].reshape(g.num_group, -1, out_size))
+            else:
+                out = np.matmul(w_mat, cols).reshape(num_filter, n, out_size)
+                y[start:stop].reshape(n, num_filter, out_size)[...] = out.transpose(1, 0, 2)
     if bias is not None:
-        y += bias.reshape((1, num_filter) + (1,) * len(g.out_spatial))
+        if add_bias is None:
+            y += bias.reshape((1, num_filter) + (1,) * len(g.out_spatial))
+        else:
+            add_bias(y.reshape(n_img, num_filter, out_size), bias)
     return y
 
 
 def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache):
-    """dx by col2im(W_g^T @ dy_g), dW_g = sum over chunks of dy_g @ cols_g^T, db = sum of dy."""
+    """dx by col2im(W_g^T @ dy_g); dW_g^T = sum over chunks of cols_g @ dy_g^T; db = sum of dy.
+
+    dW is computed transposed, (C/G*K, F/G) = cols @ dy^T: with the long sum (over images and
+    output positions) as the GEMM's inner dimension in this orientation, BLAS runs it several
+    times faster than dy @ cols^T. A pointwise convolution uses x and dx as the columns."""
     x, weight, g = cache.x, cache.weight, cache.geometry
     n_img, num_filter = x.shape[0], weight.shape[0]
     out_size = math.prod(g.out_spatial)
     w_mat = weight.reshape(g.num_group, num_filter // g.num_group, -1)
     dx = np.empty_like(x)
-    dw = np.zeros_like(w_mat)
-    for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
-        n = stop - start
-        cols = im2col_fn(x[start:stop], g)
-        dy_g = dy[start:stop].reshape(n, num_filter, out_size).transpose(1, 0, 2)
-        dy_g = np.ascontiguousarray(dy_g).reshape(g.num_group, num_filter // g.num_group, n * out_size)
-        dw += np.matmul(dy_g, cols.transpose(0, 2, 1))
-        # the column gradients overwrite the columns (dW is done with them): one large buffer
-        # fewer per chunk; never when the columns are a (read-only) view, e.g. of x for 1x1 kernels
-        reusable = cols.flags.writeable and not np.may_share_memory(cols, x)
-        dcols = cols if reusable else None
-        dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=dcols)
-        dx[start:stop] = col2im_fn(dcols, g, n)
+    dw_t = np.zeros((g.num_group, w_mat.shape[2], w_mat.shape[1]), x.dtype)  # (G, C/G*K, F/G)
+    if is_pointwise(g):
+        for image in range(n_img):
+            x_g = x[image].reshape(g.num_group, -1, out_size)
+            dy_g = dy[image].reshape(g.num_group, -1, out_size)
+            dw_t += np.matmul(x_g, dy_g.transpose(0, 2, 1))
+            np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=dx[image].reshape(x_g.shape))
+    else:
+        for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
+            n = stop - start
+            cols = im2col_fn(x[start:stop], g)
+            dy_g = dy[start:stop].reshape(n, num_filter, out_size).transpose(1, 0, 2)
+            dy_g = np.ascontiguousarray(dy_g).reshape(g.num_group, -1, n * out_size)
+            dw_t += np.matmul(cols, dy_g.transpose(0, 2, 1))
+            # the column gradients overwrite the columns (dW is done with them): one large
+            # buffer fewer per chunk; never when the columns are a (read-only) window view
+            reusable = cols.flags.writeable and not np.may_share_memory(cols, x)
+            dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=cols if reusable else None)
+            dx[start:stop] = col2im_fn(dcols, g, n)
     db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if cache.has_bias else None
-    return dx, dw.reshape(weight.shape), db
+    return dx, np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(weight.shape), db
 
 
 def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num_group=1):

@@ -11,7 +11,8 @@ Conventions that bite (step numbers are the spec's):
   5. Stable sort by score descending (ties keep anchor order).
   6. nms_topk: only the first nms_topk rows receive sorted data; rows nms_topk..valid_count-1 keep
      the stale *pre-sort* compacted row with class_id -1.
-  7. Greedy NMS (nms.py): `>=`, per class unless force_suppress; suppression only sets class -1.
+  7. Greedy NMS (nms.py): `>=` (nms_comparator='>' gives torchvision/ONNX's `>`), per class
+     unless force_suppress; suppression only sets class -1.
 Output rows [class_id (0-based, background removed), score, xmin, ymin, xmax, ymax]; consumers
 must filter on class_id >= 0. No gradient. float64 runs the same algorithm in float64.
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
 from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, clip_boxes, decode
-from ssdref.multibox.nms import nms, score_order
+from ssdref.multibox.nms import check_nms_comparator, nms, score_order
 
 OP = "MultiBoxDetection"
 
@@ -36,11 +37,16 @@ class DetectionParams(NamedTuple):
     force_suppress: bool
     variances: tuple
     nms_topk: int
+    nms_comparator: str = ">="
 
 
 def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, background_id,
-                           nms_threshold, force_suppress, variances, nms_topk):
-    """(cls_prob (B, C, A), loc_pred (B, A, 4), anchors (A, 4), DetectionParams), validated."""
+                           nms_threshold, force_suppress, variances, nms_topk, nms_comparator=">=",
+                           *, check_finite=True):
+    """(cls_prob (B, C, A), loc_pred (B, A, 4), anchors (A, 4), DetectionParams), validated.
+
+    check_finite=False leaves the NaN/inf test of cls_prob and loc_pred to the caller (a kernel
+    that tests them on its own pass over the data must raise the same error)."""
     cls_prob = check_array(OP, "cls_prob", cls_prob, ndim=3)
     batch, num_classes, num_anchors = cls_prob.shape
     if num_classes == 0 or num_anchors == 0:
@@ -54,7 +60,7 @@ def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, backgrou
     if anchor.shape != (1, num_anchors, 4):
         fail(OP, f"anchor must have shape (1, num_anchors={num_anchors}, 4), got {anchor.shape}")
     check_same_dtype(OP, cls_prob=cls_prob, loc_pred=loc_pred, anchor=anchor)
-    if not np.all(np.isfinite(cls_prob)) or not np.all(np.isfinite(loc_pred)):
+    if check_finite and (not np.all(np.isfinite(cls_prob)) or not np.all(np.isfinite(loc_pred))):
         fail(OP, "cls_prob and loc_pred must be finite, got NaN or inf")
     for name, value in (("clip", clip), ("force_suppress", force_suppress)):
         if not isinstance(value, (bool, np.bool_)):
@@ -67,7 +73,8 @@ def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, backgrou
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             fail(OP, f"{name} must be an integer, got {value!r}", TypeError)
     params = DetectionParams(bool(clip), float(threshold), int(background_id), float(nms_threshold),
-                             bool(force_suppress), check_variances(OP, variances), int(nms_topk))
+                             bool(force_suppress), check_variances(OP, variances), int(nms_topk),
+                             check_nms_comparator(OP, nms_comparator))
     return cls_prob, loc_pred.reshape(batch, num_anchors, 4), anchor[0], params
 
 
@@ -91,12 +98,13 @@ def pick_class(probs, threshold):
 
 def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, background_id=0,
                        nms_threshold=0.5, force_suppress=False, variances=DEFAULT_VARIANCES,
-                       nms_topk=-1):
+                       nms_topk=-1, nms_comparator=">="):
     """Detections (B, A, 6) in the input dtype from cls_prob (B, C, A), loc_pred (B, A*4), anchor
-    (1, A, 4). Comparators: background when score < threshold, NMS suppresses IoU >= nms_threshold."""
+    (1, A, 4). Comparators: background when score < threshold, NMS suppresses IoU >= nms_threshold
+    (IoU > nms_threshold with nms_comparator='>')."""
     cls_prob, loc_pred, anchors, params = check_detection_inputs(
         cls_prob, loc_pred, anchor, clip, threshold, background_id, nms_threshold, force_suppress,
-        variances, nms_topk)
+        variances, nms_topk, nms_comparator)
     batch, num_anchors = cls_prob.shape[0], anchors.shape[0]
     dtype = cls_prob.dtype
     out = np.full((batch, num_anchors, 6), -1, dtype)                                 # step 1
@@ -116,7 +124,7 @@ def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, ba
         out[image, :nkeep] = rows[order]
         out[image, nkeep:valid_count, 0] = -1           # stale pre-sort rows beyond nms_topk
         keep = nms(rows[:, 2:], rows[:, 1], rows[:, 0], params.nms_threshold,   # step 7
-                   params.force_suppress, params.nms_topk)
+                   params.force_suppress, params.nms_topk, params.nms_comparator)
         alive = np.zeros(valid_count, bool)
         alive[keep] = True
         out[image, :nkeep, 0] = np.where(alive[order], rows[order, 0], dtype.type(-1))

@@ -2,8 +2,9 @@
 
 Mirrors: the NMS loop of src/operator/contrib/multibox_detection.cc, spec §3 steps 5-7.
 Conventions that bite:
-  * Comparator `>=`: a box whose IoU with a kept, earlier box is >= iou_threshold is suppressed
-    (IoU exactly at the threshold suppresses; torchvision/ONNX use `>`).
+  * Comparator `>=` (nms_comparator='>=', the default): a box whose IoU with a kept, earlier box
+    is >= iou_threshold is suppressed (IoU exactly at the threshold suppresses). torchvision, ONNX
+    and MXNet's box_nms use `>` (nms_comparator='>'): IoU exactly at the threshold survives.
   * Order: score descending by a stable sort, so equal scores keep the lower index first; only the
     first `topk` of that order take part (topk <= 0 or >= N: all).
   * Per class: only boxes with equal class ids suppress each other, unless force_suppress.
@@ -17,10 +18,28 @@ from ssdref.errors import check_array, check_same_dtype, fail
 from ssdref.multibox.boxes import check_boxes, iou_matrix
 
 OP = "nms"
+NMS_COMPARATORS = (">=", ">")
 
 
-def check_nms_inputs(boxes, scores, class_ids, iou_threshold, force_suppress, topk):
-    """(boxes (N, 4), scores (N,), class_ids (N,), threshold, force_suppress, topk), validated."""
+def check_nms_comparator(op, value):
+    """The NMS comparator, '>=' (MXNet MultiBoxDetection) or '>' (torchvision, ONNX, box_nms)."""
+    if not isinstance(value, str):
+        fail(op, f"nms_comparator must be a string, '>=' or '>', got {value!r}", TypeError)
+    if value not in NMS_COMPARATORS:
+        fail(op, f"nms_comparator must be '>=' or '>', got {value!r}")
+    return value
+
+
+def suppresses(iou, threshold, nms_comparator):
+    """Whether IoU values suppress: iou >= threshold, or iou > threshold for nms_comparator '>'."""
+    return iou > threshold if nms_comparator == ">" else iou >= threshold
+
+
+def check_nms_inputs(boxes, scores, class_ids, iou_threshold, force_suppress, topk,
+                     nms_comparator=">="):
+    """(boxes (N, 4), scores (N,), class_ids (N,), threshold, force_suppress, topk), validated
+    (nms_comparator is checked too, not returned)."""
+    check_nms_comparator(OP, nms_comparator)
     boxes = check_boxes(OP, "boxes", boxes)
     scores = check_array(OP, "scores", scores, ndim=1)
     check_same_dtype(OP, boxes=boxes, scores=scores)
@@ -50,14 +69,16 @@ def score_order(scores, topk):
     return order
 
 
-def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1):
+def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
+        nms_comparator=">="):
     """Indices (int64) of the boxes that survive, in visiting order (score descending, stable).
 
     boxes (N, 4) [xmin, ymin, xmax, ymax], scores (N,), class_ids (N,). Box j is suppressed by an
-    earlier surviving box i when (force_suppress or class_ids equal) and IoU(i, j) >= iou_threshold.
+    earlier surviving box i when (force_suppress or class_ids equal) and IoU(i, j) >= iou_threshold
+    (IoU(i, j) > iou_threshold with nms_comparator='>').
     """
     boxes, scores, class_ids, iou_threshold, force_suppress, topk = check_nms_inputs(
-        boxes, scores, class_ids, iou_threshold, force_suppress, topk)
+        boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
     order = score_order(scores, topk)                          # step 5 and 6: sort, then top k
     sorted_boxes = boxes[order]
     sorted_ids = class_ids[order]
@@ -71,5 +92,5 @@ def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1):
         later = slice(i + 1, order.size)
         iou = iou_matrix(sorted_boxes[i:i + 1], sorted_boxes[later], nonpositive_union_zero=True)[0]
         same = np.ones(iou.size, bool) if force_suppress else sorted_ids[later] == sorted_ids[i]
-        suppressed[later] |= same & (iou >= threshold)
+        suppressed[later] |= same & suppresses(iou, threshold, nms_comparator)
     return order[~suppressed].astype(np.int64)

@@ -15,13 +15,26 @@ D1_ANCHOR = np.array([[[0, 0, .5, .5], [.05, 0, .55, .5], [.5, .5, 1, 1], [.5, .
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("params", [{}, {"force_suppress": True}, {"nms_threshold": 0.0},
-                                    {"threshold": 0.55}, {"background_id": 2}])
+                                    {"threshold": 0.55}, {"background_id": 2},
+                                    {"nms_comparator": ">"}])
 def test_spec_case_d1_variants(params):
     loc = np.zeros((1, 20), np.float32)
     got = gpu.multibox_detection(D1_PROB, loc, D1_ANCHOR, **params)
     same_bits(got, spec.multibox_detection(D1_PROB, loc, D1_ANCHOR, **params))
     if not params:
         np.testing.assert_allclose(got[0, :, :2], [[0, .6], [-1, .5], [1, .5], [0, .45], [0, .01]])
+
+
+@pytest.mark.cuda
+def test_strict_comparator_keeps_iou_exactly_at_nms_threshold():
+    prob = np.array([[[.1, .2], [.9, .8]]], np.float32)
+    anchor = np.array([[[0, 0, 1, 1], [0, 0, .5, 1]]], np.float32)
+    loc = np.zeros((1, 8), np.float32)
+    for comparator, classes in ((">", [0, 0]), (">=", [0, -1])):
+        got = gpu.multibox_detection(prob, loc, anchor, nms_threshold=.5, nms_comparator=comparator)
+        same_bits(got, spec.multibox_detection(prob, loc, anchor, nms_threshold=.5,
+                                               nms_comparator=comparator))
+        assert got[0, :, 0].tolist() == classes
 
 
 @pytest.mark.cuda
@@ -43,15 +56,16 @@ def test_spec_case_d3b_topk_keeps_stale_rows(clip):
 @given(seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 2), classes=st.integers(1, 4),
        anchors=st.integers(1, 40), dtype=st.sampled_from([np.float32, np.float64]),
        clip=st.booleans(), force=st.booleans(), topk=st.sampled_from([-1, 4, 1000]),
-       nms_threshold=st.sampled_from([0.3, 0.5, 1.0, 1.5]), threshold=st.sampled_from([0.01, 0.3]))
+       nms_threshold=st.sampled_from([0.3, 0.5, 1.0, 1.5]), threshold=st.sampled_from([0.01, 0.3]),
+       comparator=st.sampled_from([">=", ">"]))
 def test_detection_equals_numpy(seed, batch, classes, anchors, dtype, clip, force, topk,
-                                nms_threshold, threshold):
+                                nms_threshold, threshold, comparator):
     rng = np.random.default_rng(seed)
     prob = np.round(rng.uniform(0, 1, (batch, classes, anchors)), 1).astype(dtype)  # ties
     loc = (rng.standard_normal((batch, anchors * 4)) * 0.5).astype(dtype)
     anchor = boxes(rng, anchors, dtype, lo=-0.1)[None]
     kw = dict(clip=clip, threshold=threshold, nms_threshold=nms_threshold, force_suppress=force,
-              nms_topk=topk)
+              nms_topk=topk, nms_comparator=comparator)
     same_bits(gpu.multibox_detection(prob, loc, anchor, **kw),
               spec.multibox_detection(prob, loc, anchor, **kw))
 

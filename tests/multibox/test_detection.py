@@ -82,6 +82,31 @@ def test_d11_iou_exactly_at_nms_threshold_suppresses(backend):
     assert out[:, 0].tolist() == [0, -1] and out[1, 1] == F(.8)
 
 
+def test_strict_nms_comparator_keeps_iou_exactly_at_nms_threshold(backend):
+    prob = np.array([[[.1, .2], [.9, .8]]], F)
+    out = detect(prob, np.zeros((1, 8), F), [[[0, 0, 1, 1], [0, 0, .5, 1]]], nms_threshold=.5,
+                 nms_comparator=">")[0]
+    assert out[:, 0].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("comparator", [">=", ">"])
+def test_ssd_sized_kernel_equals_specification(batch, comparator):
+    """Serial (batch 1) and image-parallel (batch > 1) kernel paths, many classes, ties, topk."""
+    rng = np.random.RandomState(batch)
+    num_anchors, num_classes = 1500, 8
+    logits = rng.randn(batch, num_classes, num_anchors)
+    prob = F(np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 3))
+    loc = F(rng.randn(batch, num_anchors * 4) * .3)
+    corner = rng.uniform(0, .8, (num_anchors, 2))
+    anchors = F(np.concatenate([corner, corner + rng.uniform(.05, .3, (num_anchors, 2))], 1))[None]
+    for topk, force in ((-1, False), (400, False), (200, True)):
+        kw = dict(nms_threshold=.45, nms_topk=topk, force_suppress=force, nms_comparator=comparator)
+        want = multibox_detection(prob, loc, anchors, **kw)
+        got = dispatch(multibox_detection, "numba")(prob, loc, anchors, **kw)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_d13_single_class_means_all_background(backend):
     out = detect(np.ones((1, 1, 3), F), np.zeros((1, 12), F), D3_ANCHORS[:, :3])
     assert (out == -1).all()
@@ -125,6 +150,10 @@ def test_inputs_are_not_mutated(backend):
     ((D1_PROB, np.zeros((1, 20)), D1_ANCHORS), {}, TypeError, "share one dtype"),
     ((D1_PROB, np.zeros((1, 20), F), D1_ANCHORS), {"nms_topk": 1.5}, TypeError, "nms_topk"),
     ((D1_PROB, np.full((1, 20), np.nan, F), D1_ANCHORS), {}, ValueError, "must be finite"),
+    ((np.full((2, 3, 5), np.inf, F), np.zeros((2, 20), F), D1_ANCHORS), {}, ValueError,
+     "must be finite"),
+    ((D1_PROB, np.zeros((1, 20), F), D1_ANCHORS), {"nms_comparator": ">>"}, ValueError,
+     "nms_comparator must be '>=' or '>'"),
 ])
 def test_bad_inputs_raise_clear_errors(backend, args, kwargs, error, match):
     with pytest.raises(error, match=f"MultiBoxDetection: .*{match}"):
