@@ -200,6 +200,8 @@ class Executor:
             if node.is_variable:
                 continue
             num_args = node.num_args()
+            if is_train and node.op.train_writes is not None:
+                self._apply_train_writes(node, values)
             inputs = [values[entry] for entry in node.inputs[:num_args]]
             aux = [values[entry] for entry in node.inputs[num_args:]]
             outs, cache = node.op.forward(inputs, aux, node.params, is_train)
@@ -213,6 +215,14 @@ class Executor:
                     values.pop(entry, None)
         self.outputs = [values[entry] for entry in self._symbol._outputs]
         return self.outputs
+
+    def _apply_train_writes(self, node, values):
+        """MXNet overwrites some bound arguments in a training forward (BatchNorm fix_gamma: gamma = 1)."""
+        names = node.op.inputs(node.params)
+        for name, value in node.op.train_writes(node.params).items():
+            entry = node.inputs[names.index(name)]
+            if entry[0].is_variable:
+                values[entry][...] = value
 
     def _head_grads(self, out_grads) -> list:
         if out_grads is None:

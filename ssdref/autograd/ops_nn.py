@@ -195,7 +195,10 @@ register(OpDef(
     outputs=lambda p: ("output", "mean", "var") if p["output_mean_var"] else ("output",),
     num_hidden_outputs=lambda p: 0 if p["output_mean_var"] else 2,
     infer_shape=_bn_infer_shape, forward=_bn_forward, backward=_bn_backward,
-    update_aux=_bn_update_aux, doc="BatchNorm (ssdref.layers.batchnorm)"))
+    update_aux=_bn_update_aux,
+    # MXNet 1.9.1 writes 1.0 into the bound gamma array in a training forward with fix_gamma.
+    train_writes=lambda p: {"gamma": 1.0} if p["fix_gamma"] else {},
+    doc="BatchNorm (ssdref.layers.batchnorm)"))
 
 
 # ---------------------------------------------------------------- L2Normalization

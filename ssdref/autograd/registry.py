@@ -37,6 +37,9 @@ Contract for an OpDef (the op-definition modules `ops_*.py` register theirs with
   them (MXNet's custom backward). `backward=None` means the op passes zero gradient to all inputs.
 - `update_aux(cache, aux, params) -> list | None`: optional; new aux values, called by the executor
   during a training backward (MXNet updates BatchNorm's moving statistics in backward).
+- `train_writes(params) -> dict`: optional; argument inputs that MXNet's executor overwrites with a
+  constant during a training forward, {input name: value} (BatchNorm with fix_gamma writes 1.0 into
+  gamma). Only bound variables are written; the op functions themselves never mutate inputs.
 """
 from __future__ import annotations
 
@@ -176,6 +179,7 @@ class OpDef:
     key_var_num_args: str | None = None
     infer_type: Callable | None = None
     update_aux: Callable | None = None
+    train_writes: Callable[[dict], dict] | None = None
     contrib: bool = False
     doc: str = ""
     param_index: dict = field(default_factory=dict, compare=False, repr=False)

@@ -210,3 +210,14 @@ def test_tiny_ssd_training_step_runs_in_float64_and_releases_its_caches():
     assert not exe.grad_dict["label"].any()  # MultiBoxTarget passes zero gradient, as MXNet
     assert np.abs(exe.grad_dict["conv1_1_weight"]).max() > 0
     assert all(np.isfinite(g).all() for g in exe.grad_arrays)
+
+
+def test_batchnorm_fix_gamma_writes_one_into_bound_gamma_in_a_training_forward_only():
+    data = sym.Variable("data")
+    exe = sym.BatchNorm(data, fix_gamma=True, name="bn").simple_bind(data=(2, 3, 2))
+    exe.arg_dict["data"][...] = np.arange(12, dtype=np.float32).reshape(2, 3, 2)
+    exe.arg_dict["bn_gamma"][...] = 2.0
+    exe.forward(is_train=False)
+    assert exe.arg_dict["bn_gamma"].tolist() == [2.0, 2.0, 2.0]   # as MXNet: inference leaves it
+    exe.forward(is_train=True)
+    assert exe.arg_dict["bn_gamma"].tolist() == [1.0, 1.0, 1.0]

@@ -55,9 +55,6 @@ def test_every_registered_op_has_a_conformance_generator_and_a_tolerance():
 
 # ---- known ssdref deviations, reported to the lead (strict: they must start passing once fixed)
 @pytest.mark.conformance
-@pytest.mark.xfail(strict=True, reason="ssdref bug (reported): executor keeps gamma as given with "
-                                       "fix_gamma=True; MXNet 1.9.1 writes 1.0 into the gamma array "
-                                       "(spec layers §5)")
 def test_batchnorm_fix_gamma_writes_one_into_gamma(mx):
     x = np.arange(12, dtype=np.float32).reshape(2, 3, 2)
     inputs = {"data": x, "gamma": np.full(3, 2.0, np.float32), "beta": np.zeros(3, np.float32)}
