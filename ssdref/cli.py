@@ -38,13 +38,11 @@ def _cmd_gradcheck(args) -> int:
 
 # The demo's small convolutions run fastest with one thread per pool: Numba's parallel kernels and
 # OpenBLAS's threads otherwise fight over 2 cores (measured: 0.13 s vs 1.8-3.0 s CPU per update).
-# Set before NumPy/Numba load (nothing above imports them); a user's own settings win.
+# Set in main() before NumPy/Numba load; a user's own settings win.
 DEMO_THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _cmd_demo(args) -> int:
-    for name in DEMO_THREAD_ENV:
-        os.environ.setdefault(name, "1")
     from ssdref.demo import run_demo
 
     return run_demo(args)
@@ -86,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:
+        # before build_parser: the feature modules it imports load NumPy (and OpenBLAS's threads)
+        for name in DEMO_THREAD_ENV:
+            os.environ.setdefault(name, "1")
     args = build_parser().parse_args(argv)
     return args.func(args)
 
