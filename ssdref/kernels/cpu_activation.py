@@ -11,6 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ssdref.kernels import buffers
 from ssdref.layers import activation as _spec
 
 
@@ -32,7 +33,7 @@ def activation_forward(x, *, act_type):
     x = _spec.check_array(_spec.OP, "data", x)
     if act_type != "relu":
         return _spec.activation_forward(x, act_type=act_type)
-    y = np.empty(x.shape, x.dtype)
+    y = buffers.empty(x.shape, x.dtype)
     _relu_forward(np.ascontiguousarray(x).reshape(-1), x.dtype.type(0), y.reshape(-1))
     return y, _spec.ActivationCache(act_type, y, y)     # y stands in for x: same `> 0` mask
 
@@ -46,7 +47,7 @@ def activation_backward(dy, cache):
     if dy.shape != x.shape:
         _spec.fail(_spec.OP, f"out_grad must have shape {x.shape}, got {dy.shape}")
     _spec.check_same_dtype(_spec.OP, data=x, out_grad=dy)
-    dx = np.empty(x.shape, x.dtype)
+    dx = buffers.empty(x.shape, x.dtype)
     _relu_backward(np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(dy).reshape(-1),
                    x.dtype.type(0), dx.reshape(-1))
     return dx

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ssdref.kernels import buffers
 from ssdref.layers import pooling as _spec
 
 
@@ -136,10 +137,10 @@ def pooling_forward(x, *, kernel=(), pool_type="max", stride=(), pad=(), pooling
     shape4 = x.shape[:2] + ((1,) if len(g.kernel) == 1 else ()) + g.in_spatial
     x4 = np.ascontiguousarray(x).reshape(shape4)
     out4 = x.shape[:2] + ((1,) if len(g.kernel) == 1 else ()) + g.out_spatial
-    y = np.empty(out4, x.dtype)
+    y = buffers.empty(out4, x.dtype)
     out_shape = x.shape[:2] + g.out_spatial
     if g.pool_type == "max":
-        argmax = np.empty(out4, np.int64)
+        argmax = buffers.empty(out4, np.int64)
         _max_forward_2d(x4, kh, kw, sh, sw, ph, pw, np.finfo(x.dtype).min.astype(x.dtype), y, argmax)
         return y.reshape(out_shape), _spec.PoolingCache(g, x.shape, argmax.reshape(out_shape), None, None)
     _sum_forward_2d(x4, kh, kw, sh, sw, ph, pw, _divisor(g, x.dtype), x.dtype.type(0), y)
@@ -155,7 +156,7 @@ def pooling_backward(dy, cache):
     (kh, kw), (sh, sw), (ph, pw) = _as_2d(g)
     lift = (1,) if len(g.kernel) == 1 else ()
     dy4 = np.ascontiguousarray(dy).reshape(dy.shape[:2] + lift + g.out_spatial)
-    dx = np.empty(tuple(cache.x_shape[:2]) + lift + g.in_spatial, dy.dtype)
+    dx = buffers.empty(tuple(cache.x_shape[:2]) + lift + g.in_spatial, dy.dtype)
     if g.pool_type == "max":
         argmax4 = np.ascontiguousarray(cache.argmax).reshape(dy4.shape)
         _max_backward_2d(dy4, argmax4, kw, sh, sw, ph, pw, dx)

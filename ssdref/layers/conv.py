@@ -118,10 +118,11 @@ def im2col(x, geometry: ConvGeometry) -> np.ndarray:
                         n * math.prod(g.out_spatial))
 
 
-def col2im(cols, geometry: ConvGeometry, n: int) -> np.ndarray:
+def col2im(cols, geometry: ConvGeometry, n: int, out=None) -> np.ndarray:
     """The adjoint of im2col: sum each column entry back onto its input cell (pad cells dropped).
 
-    Taps are added in row-major order, so every input cell sums its contributions in that order."""
+    Taps are added in row-major order, so every input cell sums its contributions in that order.
+    `out` (n, C, *spatial), if given, receives the result (and is returned)."""
     g = geometry
     ndim = len(g.kernel)
     channels = cols.shape[0] * cols.shape[1] // math.prod(g.kernel)
@@ -133,7 +134,10 @@ def col2im(cols, geometry: ConvGeometry, n: int) -> np.ndarray:
             for t, d, s, o in zip(tap, g.dilate, g.stride, g.out_spatial))
         padded[target] += np.moveaxis(per_tap[(slice(None),) + tap], 0, 1)
     inner = (slice(None),) * 2 + tuple(slice(p, p + s) for p, s in zip(g.pad, g.in_spatial))
-    return np.ascontiguousarray(padded[inner])
+    if out is None:
+        return np.ascontiguousarray(padded[inner])
+    out[...] = padded[inner]
+    return out
 
 
 def image_chunks(x_shape, geometry: ConvGeometry, itemsize: int):
@@ -170,16 +174,17 @@ def is_pointwise(geometry: ConvGeometry) -> bool:
         all(p == 0 for p in g.pad)
 
 
-def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None):
+def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None, empty=np.empty):
     """The GEMM driver shared by every backend: y_g = W_g @ cols_g per chunk of images, + bias.
 
     A pointwise convolution multiplies each image's x directly (no columns). `add_bias(y, bias)`
-    may replace the broadcast `y += bias` (the same additions, e.g. on several threads)."""
+    may replace the broadcast `y += bias` (the same additions, e.g. on several threads); `empty`
+    may replace np.empty for the output and temporaries (a backend's buffer pool)."""
     g = geometry
     n_img, num_filter = x.shape[0], weight.shape[0]
     out_size = math.prod(g.out_spatial)
     w_mat = weight.reshape(g.num_group, num_filter // g.num_group, -1)       # (G, F/G, C/G*K)
-    y = np.empty((n_img, num_filter) + g.out_spatial, x.dtype)
+    y = empty((n_img, num_filter) + g.out_spatial, x.dtype)
     if is_pointwise(g):
         for image in range(n_img):
             np.matmul(w_mat, x[image].reshape(g.num_group, -1, out_size),
@@ -191,7 +196,8 @@ def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None):
             if n == 1:  # the GEMM writes straight into y: (G, F/G, O) is y[start]'s layout
                 np.matmul(w_mat, cols, out=y[start].reshape(g.num_group, -1, out_size))
             else:
-                out = np.matmul(w_mat, cols).reshape(num_filter, n, out_size)
+                out = np.matmul(w_mat, cols, out=empty((g.num_group, w_mat.shape[1], n * out_size),
+                                                        x.dtype)).reshape(num_filter, n, out_size)
                 y[start:stop].reshape(n, num_filter, out_size)[...] = out.transpose(1, 0, 2)
     if bias is not None:
         if add_bias is None:
@@ -201,17 +207,30 @@ def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None):
     return y
 
 
-def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache):
+def _copy_into(target, source):
+    target[...] = source
+    return target
+
+
+def transpose_last2(a):
+    """A C-contiguous copy of a (..., R, S) as (..., S, R): an exact copy, element by element."""
+    return np.ascontiguousarray(np.swapaxes(a, -1, -2))
+
+
+def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache, transpose_fn=transpose_last2,
+                       empty=np.empty):
     """dx by col2im(W_g^T @ dy_g); dW_g^T = sum over chunks of cols_g @ dy_g^T; db = sum of dy.
 
     dW is computed transposed, (C/G*K, F/G) = cols @ dy^T: with the long sum (over images and
     output positions) as the GEMM's inner dimension in this orientation, BLAS runs it several
-    times faster than dy @ cols^T. A pointwise convolution uses x and dx as the columns."""
+    times faster than dy @ cols^T. `transpose_fn` turns it into dW's layout (an exact copy; a
+    backend may supply a cache-blocked one), `empty` np.empty for dx and temporaries. col2im
+    writes each chunk's dx in place. A pointwise convolution uses x and dx as the columns."""
     x, weight, g = cache.x, cache.weight, cache.geometry
     n_img, num_filter = x.shape[0], weight.shape[0]
     out_size = math.prod(g.out_spatial)
     w_mat = weight.reshape(g.num_group, num_filter // g.num_group, -1)
-    dx = np.empty_like(x)
+    dx = empty(x.shape, x.dtype)
     dw_t = np.zeros((g.num_group, w_mat.shape[2], w_mat.shape[1]), x.dtype)  # (G, C/G*K, F/G)
     if is_pointwise(g):
         for image in range(n_img):
@@ -224,15 +243,17 @@ def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache):
             n = stop - start
             cols = im2col_fn(x[start:stop], g)
             dy_g = dy[start:stop].reshape(n, num_filter, out_size).transpose(1, 0, 2)
-            dy_g = np.ascontiguousarray(dy_g).reshape(g.num_group, -1, n * out_size)
+            if not dy_g.flags.c_contiguous:
+                dy_g = _copy_into(empty(dy_g.shape, dy_g.dtype), dy_g)
+            dy_g = dy_g.reshape(g.num_group, -1, n * out_size)
             dw_t += np.matmul(cols, dy_g.transpose(0, 2, 1))
             # the column gradients overwrite the columns (dW is done with them): one large
             # buffer fewer per chunk; never when the columns are a (read-only) window view
             reusable = cols.flags.writeable and not np.may_share_memory(cols, x)
             dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=cols if reusable else None)
-            dx[start:stop] = col2im_fn(dcols, g, n)
+            col2im_fn(dcols, g, n, out=dx[start:stop])
     db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if cache.has_bias else None
-    return dx, np.ascontiguousarray(dw_t.transpose(0, 2, 1)).reshape(weight.shape), db
+    return dx, transpose_fn(dw_t).reshape(weight.shape), db
 
 
 def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num_group=1):

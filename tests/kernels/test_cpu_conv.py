@@ -78,3 +78,37 @@ def test_backend_dispatch_selects_the_kernel():
 def test_numba_errors_match_numpy():
     with pytest.raises(ValueError, match="kernel size exceeds input"):
         cpu_conv.conv_forward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 5, 5)), None)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 17, 33), (2, 40, 16), (1, 577, 65)])
+def test_blocked_transpose_is_an_exact_copy(shape):
+    a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    t = cpu_conv.transpose_last2(a)
+    assert t.flags.c_contiguous
+    np.testing.assert_array_equal(t, conv.transpose_last2(a))
+    np.testing.assert_array_equal(t, np.swapaxes(a, 1, 2))
+
+
+def test_pooled_outputs_and_chunked_backward_equal_numpy(monkeypatch):
+    """Outputs large enough for the buffer pool (>= 1 MB), several image chunks, twice over so
+    the second pass runs on recycled blocks."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 16, 48, 48)).astype(np.float32)
+    w = rng.standard_normal((40, 16, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", 2 * 16 * 9 * 48 * 48 * 4)   # 2 images per chunk
+    for _ in range(2):
+        _assert_same(x, w, b, dict(pad=1))
+
+
+def test_col2im_writes_into_out():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 7, 6))
+    g = conv.conv_geometry(x.shape, (4, 3, 3, 3), kernel=None, stride=2, dilate=1, pad=1,
+                           num_group=1)
+    cols = conv.im2col(x, g)
+    want = conv.col2im(cols, g, 2)
+    for fn in (conv.col2im, cpu_conv.col2im):
+        out = np.full(x.shape, np.nan)
+        assert fn(cols, g, 2, out=out) is out
+        np.testing.assert_array_equal(out, want)

@@ -1,0 +1,119 @@
+"""A recycling pool for the large output arrays of the Numba CPU kernels (MXNet's storage pool idea).
+
+Why: a fresh large NumPy array costs its page faults on first touch. On this project's machines a
+fresh 184 MB array (an SSD300 batch-8 conv1 activation) takes ~70-100 ms more to fill than a reused
+one, and a training step allocates dozens of such arrays: convolution and relu outputs, the data
+gradients of backward. glibc returns allocations above 32 MB to the OS on free, so every step pays
+the faults again. The pool keeps freed blocks and hands them out again.
+
+How: `empty(shape, dtype)` behaves like `np.empty` (C-contiguous, uninitialised). Requests of at
+least `MIN_POOLED_BYTES` are served as views of a pooled uint8 block; a block is free again when no
+array refers to it any more, which CPython's reference count tells exactly (every NumPy view keeps a
+reference to the array owning its memory). A request takes the smallest free block that fits with
+at most 25% to spare, or allocates a new one. Free blocks beyond `idle_limit_bytes` (default 1 GiB,
+`SSDREF_POOL_IDLE_MB`; 0 turns the pool off) are released, oldest first, so the pool never holds
+more idle memory than that.
+
+Results do not depend on the pool: kernels write every element of the arrays they take from it, as
+they must for `np.empty`.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+
+import numpy as np
+
+MIN_POOLED_BYTES = 1 << 20
+SLACK = 1.25
+
+
+class BufferPool:
+    def __init__(self, idle_limit_bytes: int):
+        self.idle_limit_bytes = int(idle_limit_bytes)
+        self._blocks: list = []        # uint8 arrays, oldest first
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def _is_free(blocks, i) -> bool:
+        # references: the list, and getrefcount's own argument; any view adds one more
+        return sys.getrefcount(blocks[i]) <= 2
+
+    def empty(self, shape, dtype=np.float32) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes < MIN_POOLED_BYTES or self.idle_limit_bytes <= 0:
+            return np.empty(shape, dtype)
+        with self._lock:
+            blocks = self._blocks
+            best = -1
+            for i in range(len(blocks)):
+                size = blocks[i].nbytes
+                if nbytes <= size <= nbytes * SLACK and self._is_free(blocks, i) and \
+                        (best < 0 or size < blocks[best].nbytes):
+                    best = i
+            if best >= 0:
+                block = blocks.pop(best)
+                blocks.append(block)           # most recently used last
+                self.hits += 1
+            else:
+                self._trim(reserve=nbytes)
+                block = np.empty(nbytes, np.uint8)
+                blocks.append(block)
+                self.misses += 1
+            return block[:nbytes].view(dtype).reshape(shape)
+
+    def _trim(self, reserve: int = 0):
+        """Release free blocks, oldest first, until idle bytes + reserve fit the idle limit."""
+        blocks = self._blocks
+        free = [i for i in range(len(blocks)) if self._is_free(blocks, i)]
+        idle = sum(blocks[i].nbytes for i in free) + reserve
+        drop = set()
+        for i in free:
+            if idle <= self.idle_limit_bytes:
+                break
+            idle -= blocks[i].nbytes
+            drop.add(i)
+        if drop:
+            self._blocks = [b for i, b in enumerate(blocks) if i not in drop]
+
+    def idle_bytes(self) -> int:
+        with self._lock:
+            return sum(self._blocks[i].nbytes for i in range(len(self._blocks))
+                       if self._is_free(self._blocks, i))
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(b.nbytes for b in self._blocks)
+
+    def clear(self):
+        """Forget every block (memory still referenced by live arrays stays theirs)."""
+        with self._lock:
+            self._blocks = []
+
+
+def _idle_limit_from_env() -> int:
+    value = os.environ.get("SSDREF_POOL_IDLE_MB", "1024")
+    try:
+        megabytes = float(value)
+    except ValueError:
+        raise ValueError(f"SSDREF_POOL_IDLE_MB must be a number of megabytes, got {value!r}") from None
+    if megabytes < 0:
+        raise ValueError(f"SSDREF_POOL_IDLE_MB must be >= 0, got {value!r}")
+    return int(megabytes * 2**20)
+
+
+POOL = BufferPool(_idle_limit_from_env())
+
+
+def empty(shape, dtype=np.float32) -> np.ndarray:
+    """Like np.empty(shape, dtype), from the process-wide pool for large arrays."""
+    return POOL.empty(shape, dtype)
+
+
+def empty_like(a) -> np.ndarray:
+    return POOL.empty(a.shape, a.dtype)
