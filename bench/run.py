@@ -176,7 +176,9 @@ class SsdrefCases:
                 dy = self.pool_b(dy, cache)
             else:
                 dy = self.relu_b(dy, cache[1])
-                dy, grads[f"{name}_weight"], grads[f"{name}_bias"] = self.conv_b(dy, cache[0])
+                # conv1_1's data needs no gradient: MXNet (grad_req null) and PyTorch skip it too
+                dy, grads[f"{name}_weight"], grads[f"{name}_bias"] = self.conv_b(
+                    dy, cache[0], data_grad=bool(caches))
         return grads
 
     def run(self, case, reps):
@@ -344,10 +346,16 @@ def main():
     parser.add_argument("--no-mxnet", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-rss", action="store_true", help="skip the training-step RSS")
+    parser.add_argument("--only", default=None, metavar="TEXT",
+                        help="only the cases whose key contains TEXT (e.g. body_fwdbwd:1, target)")
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
     load_before = os.getloadavg()
     cases = case_list(args.quick)
+    if args.only:
+        cases = [c for c in cases if args.only in c[1]]
+        if not cases:
+            parser.error(f"--only {args.only!r} matches no case key")
     data = make_inputs((1,) if args.quick else (1, 8))
     tmp = tempfile.NamedTemporaryFile(suffix=".npz", delete=False)
     tmp.close()

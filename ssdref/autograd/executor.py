@@ -269,7 +269,11 @@ class Executor:
             out_grads = [grads.pop((node, j), None) for j in range(len(node.output_names()))]
             if node not in wanted or node.op.backward is None or cache is _NOT_RUN:
                 continue
-            in_grads = node.op.backward(out_grads, cache, node.params)
+            if node.op.backward_needs_mask:
+                needed = [entry[0] in wanted for entry in node.inputs[:num_args]]
+                in_grads = node.op.backward(out_grads, cache, node.params, needed=needed)
+            else:
+                in_grads = node.op.backward(out_grads, cache, node.params)
             for entry, grad in zip(node.inputs[:num_args], in_grads):
                 if entry[0] in wanted:
                     accumulate(entry, grad)

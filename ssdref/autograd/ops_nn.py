@@ -61,10 +61,11 @@ def _conv_forward(inputs, aux, p, is_train):
     return [y], cache
 
 
-def _conv_backward(out_grads, cache, p):
+def _conv_backward(out_grads, cache, p, needed=None):
     if out_grads[0] is None:
         return [None] * (2 if p["no_bias"] else 3)
-    dx, dweight, dbias = dispatch(conv.conv_backward)(out_grads[0], cache)
+    data_grad = True if needed is None else bool(needed[0])
+    dx, dweight, dbias = dispatch(conv.conv_backward)(out_grads[0], cache, data_grad=data_grad)
     return [dx, dweight] if p["no_bias"] else [dx, dweight, dbias]
 
 
@@ -77,7 +78,7 @@ register(OpDef(
             Param("cudnn_off", "bool", False), Param("layout", "optional_str", None)),
     inputs=lambda p: ("data", "weight") if p["no_bias"] else ("data", "weight", "bias"),
     infer_shape=_conv_infer_shape, forward=_conv_forward, backward=_conv_backward,
-    doc="Convolution (ssdref.layers.conv)"))
+    backward_needs_mask=True, doc="Convolution (ssdref.layers.conv)"))
 
 
 # ---------------------------------------------------------------- Pooling

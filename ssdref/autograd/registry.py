@@ -35,6 +35,10 @@ Contract for an OpDef (the op-definition modules `ops_*.py` register theirs with
   meaning "no gradient" (the executor writes zeros, as MXNet's ops without a gradient do).
   `out_grads` has one entry per visible output, None where no head gradient flows. Loss ops ignore
   them (MXNet's custom backward). `backward=None` means the op passes zero gradient to all inputs.
+- `backward_needs_mask`: optional, default False; when True the executor calls
+  `backward(out_grads, cache, params, needed=[bool per argument input])` and the op may return
+  None (skip the work) where needed is False: Convolution skips the data gradient of a first
+  layer whose data has grad_req 'null' (MXNet and PyTorch skip it too).
 - `update_aux(cache, aux, params) -> list | None`: optional; new aux values, called by the executor
   during a training backward (MXNet updates BatchNorm's moving statistics in backward).
 - `train_writes(params) -> dict`: optional; argument inputs that MXNet's executor overwrites with a
@@ -180,6 +184,7 @@ class OpDef:
     infer_type: Callable | None = None
     update_aux: Callable | None = None
     train_writes: Callable[[dict], dict] | None = None
+    backward_needs_mask: bool = False
     contrib: bool = False
     doc: str = ""
     param_index: dict = field(default_factory=dict, compare=False, repr=False)

@@ -194,7 +194,7 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     return y, _spec.ConvCache(x, weight, bias is not None, geometry)
 
 
-def conv_backward(dy, cache):
+def conv_backward(dy, cache, *, data_grad=True):
     """Numba Convolution backward: same signature and result as ssdref.layers.conv.conv_backward."""
     return _spec.conv_backward_with(_im2col_reused, col2im, _spec.check_out_grad(dy, cache), cache,
-                                    transpose_last2, buffers.empty)
+                                    transpose_last2, buffers.empty, bool(data_grad))

@@ -218,26 +218,28 @@ def transpose_last2(a):
 
 
 def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache, transpose_fn=transpose_last2,
-                       empty=np.empty):
+                       empty=np.empty, data_grad=True):
     """dx by col2im(W_g^T @ dy_g); dW_g^T = sum over chunks of cols_g @ dy_g^T; db = sum of dy.
 
     dW is computed transposed, (C/G*K, F/G) = cols @ dy^T: with the long sum (over images and
     output positions) as the GEMM's inner dimension in this orientation, BLAS runs it several
     times faster than dy @ cols^T. `transpose_fn` turns it into dW's layout (an exact copy; a
     backend may supply a cache-blocked one), `empty` np.empty for dx and temporaries. col2im
-    writes each chunk's dx in place. A pointwise convolution uses x and dx as the columns."""
+    writes each chunk's dx in place. A pointwise convolution uses x and dx as the columns.
+    data_grad=False skips dx (returned as None): the dW and db arithmetic is unchanged."""
     x, weight, g = cache.x, cache.weight, cache.geometry
     n_img, num_filter = x.shape[0], weight.shape[0]
     out_size = math.prod(g.out_spatial)
     w_mat = weight.reshape(g.num_group, num_filter // g.num_group, -1)
-    dx = empty(x.shape, x.dtype)
+    dx = empty(x.shape, x.dtype) if data_grad else None
     dw_t = np.zeros((g.num_group, w_mat.shape[2], w_mat.shape[1]), x.dtype)  # (G, C/G*K, F/G)
     if is_pointwise(g):
         for image in range(n_img):
             x_g = x[image].reshape(g.num_group, -1, out_size)
             dy_g = dy[image].reshape(g.num_group, -1, out_size)
             dw_t += np.matmul(x_g, dy_g.transpose(0, 2, 1))
-            np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=dx[image].reshape(x_g.shape))
+            if data_grad:
+                np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=dx[image].reshape(x_g.shape))
     else:
         for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
             n = stop - start
@@ -247,6 +249,8 @@ def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache, transpose_fn=
                 dy_g = _copy_into(empty(dy_g.shape, dy_g.dtype), dy_g)
             dy_g = dy_g.reshape(g.num_group, -1, n * out_size)
             dw_t += np.matmul(cols, dy_g.transpose(0, 2, 1))
+            if not data_grad:
+                continue
             # the column gradients overwrite the columns (dW is done with them): one large
             # buffer fewer per chunk; never when the columns are a (read-only) window view
             reusable = cols.flags.writeable and not np.may_share_memory(cols, x)
@@ -268,7 +272,8 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     return y, ConvCache(x, weight, bias is not None, geometry)
 
 
-def conv_backward(dy, cache: ConvCache):
+def conv_backward(dy, cache: ConvCache, *, data_grad=True):
     """Convolution backward: (dx, dweight, dbias) for head gradient dy (N, F, *out); dbias None
-    when the forward had no bias."""
-    return conv_backward_with(im2col, col2im, check_out_grad(dy, cache), cache)
+    when the forward had no bias; dx None when data_grad is False (the data needs no gradient)."""
+    return conv_backward_with(im2col, col2im, check_out_grad(dy, cache), cache,
+                              data_grad=bool(data_grad))

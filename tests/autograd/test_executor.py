@@ -221,3 +221,39 @@ def test_batchnorm_fix_gamma_writes_one_into_bound_gamma_in_a_training_forward_o
     assert exe.arg_dict["bn_gamma"].tolist() == [2.0, 2.0, 2.0]   # as MXNet: inference leaves it
     exe.forward(is_train=True)
     assert exe.arg_dict["bn_gamma"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_convolution_skips_the_data_gradient_when_data_needs_none(monkeypatch):
+    """grad_req 'null' on the data: the executor tells Convolution (backward_needs_mask), which
+    skips dx; the weight and bias gradients stay exactly those of a full backward."""
+    from ssdref.autograd import ops_nn
+    calls = []
+    real_dispatch = ops_nn.dispatch
+
+    def recording_dispatch(fn):
+        impl = real_dispatch(fn)
+        if fn.__name__ != "conv_backward":
+            return impl
+
+        def wrapped(*args, **kwargs):
+            result = impl(*args, **kwargs)
+            calls.append((kwargs.get("data_grad"), result[0] is None))
+            return result
+        return wrapped
+
+    monkeypatch.setattr(ops_nn, "dispatch", recording_dispatch)
+    net = sym.Convolution(sym.Variable("data"), num_filter=4, kernel=(3, 3), pad=(1, 1), name="c")
+    head = np.random.default_rng(0).standard_normal((2, 4, 6, 6)).astype(np.float32)
+    grads = {}
+    for req in ("write", "null"):
+        exe = net.simple_bind(data=(2, 3, 6, 6),
+                              grad_req={"data": req, "c_weight": "write", "c_bias": "write"})
+        for name, array in exe.arg_dict.items():
+            array[...] = np.random.default_rng(len(name)).standard_normal(array.shape)
+        exe.forward(is_train=True)
+        exe.backward(head)
+        grads[req] = {k: v.copy() for k, v in exe.grad_dict.items() if v is not None}
+    assert calls == [(True, False), (False, True)]
+    assert "data" in grads["write"] and "data" not in grads["null"]
+    for name in ("c_weight", "c_bias"):
+        np.testing.assert_array_equal(grads["null"][name], grads["write"][name])

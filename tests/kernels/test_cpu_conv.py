@@ -112,3 +112,19 @@ def test_col2im_writes_into_out():
         out = np.full(x.shape, np.nan)
         assert fn(cols, g, 2, out=out) is out
         np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("kernel, pad", [((3, 3), 1), ((1, 1), 0)])
+def test_data_grad_false_skips_dx_only(kernel, pad):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((5, 3) + kernel).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    for module in (conv, cpu_conv):
+        y, cache = module.conv_forward(x, w, b, pad=pad)
+        dy = np.random.default_rng(3).standard_normal(y.shape).astype(np.float32)
+        dx, dw, db = module.conv_backward(dy, cache)
+        none, dw2, db2 = module.conv_backward(dy, cache, data_grad=False)
+        assert none is None and dx is not None
+        np.testing.assert_array_equal(dw2, dw)
+        np.testing.assert_array_equal(db2, db)
