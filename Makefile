@@ -9,7 +9,7 @@ PYTEST_FLAGS ?=
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test test-fast test-cuda conformance record-mxnet bench clean venv
+.PHONY: demo test test-fast test-cuda conformance record-mxnet bench bench-venvs clean venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,5 +49,15 @@ record-mxnet: $(MXVENV)/.installed
 bench: $(VENV)/.installed
 	OMP_NUM_THREADS=2 $(PY) bench/run.py
 
+# The benchmark's other sides: MXNet 1.9.1, and torchvision (its NMS operators ship only in CUDA
+# builds beside a CUDA torch, which also runs on a CPU machine: a separate, large venv).
+TVVENV ?= .venv-torchvision
+bench-venvs: $(MXVENV)/.installed $(TVVENV)/.installed
+
+$(TVVENV)/.installed:
+	test -x $(TVVENV)/bin/python || $(PYTHON) -m venv $(TVVENV)
+	$(TVVENV)/bin/python -m pip install -q 'torch==2.14.1' 'torchvision==0.29.1' numpy
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(MXVENV) build *.egg-info
+	rm -rf $(VENV) $(MXVENV) $(TVVENV) build *.egg-info

@@ -7,8 +7,9 @@ forward+backward at batch 1 and 8 (GFLOP/s counts convolution FLOPs: 2*MACs forw
 forward+backward, against the GEMM peak measured in the same rounds); MultiBoxTarget at batch 8
 (35 gt per image) and batch 1 with 200 gt; MultiBoxDetection at batch 8 with nms_topk 400 and -1;
 NMS on the top 8000 of 8732 x 20 (box, class) candidates (ssdref with nms_comparator '>' against
-MXNet's box_nms, also `>`; torchvision is not installable here); peak RSS of one ssdref SSD300
-batch-8 training step (forward + backward through the graph executor, separate process).
+MXNet's box_nms, also `>`, and torchvision's batched_nms, also `>`, in the PyTorch column when
+.venv-torchvision exists: `make bench-venvs`); peak RSS of one ssdref SSD300 batch-8 training step
+(forward + backward through the graph executor, separate process).
 
 Fairness: every framework gets the same inputs (saved to a temporary .npz that each worker loads)
 and 2 threads (MXNet as a second process with OMP_NUM_THREADS=2 - it uses one core otherwise -,
@@ -46,6 +47,8 @@ sys.path.insert(0, str(HERE))
 from worker import BODY  # noqa: E402  (plain data; worker.py imports nothing heavy)
 
 MXNET_PYTHON = ROOT / ".venv-mxnet" / "bin" / "python"
+# torchvision's operators come only in CUDA builds next to a CUDA torch: its own venv (make bench-venvs)
+TORCHVISION_PYTHON = ROOT / ".venv-torchvision" / "bin" / "python"
 THREADS = "2"
 
 
@@ -265,6 +268,16 @@ def mxnet_version():
         return None
 
 
+def torchvision_version():
+    try:
+        out = subprocess.run([str(TORCHVISION_PYTHON), "-c", "import torch, torchvision; "
+                              "print(torchvision.__version__, 'on torch', torch.__version__)"],
+                             capture_output=True, text=True, timeout=300)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def torch_version():
     try:
         import importlib.metadata as md
@@ -369,6 +382,12 @@ def main():
     if not args.no_torch and torch_version():
         versions["PyTorch"] = torch_version()
         sides["PyTorch"] = Worker("torch", sys.executable, tmp.name)
+    if not args.no_torch and TORCHVISION_PYTHON.exists() and any(c[1].startswith("nms") for c in cases):
+        versions["torchvision"] = torchvision_version()
+        if versions["torchvision"]:
+            sides["torchvision"] = Worker("torchvision", TORCHVISION_PYTHON, tmp.name)
+        else:
+            del versions["torchvision"]
     times = {(side, c[1]): [] for side in sides for c in cases}
     unsupported = set()
     peaks = []
@@ -411,13 +430,14 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
           f"{load_after[0]:.2f} at end")
     print(f"numpy {np.__version__}, numba {numba.__version__} (threads {numba.config.NUMBA_NUM_THREADS}"
           f"), " + ", ".join(f"{k} {v}" for k, v in versions.items())
-          + "; every framework on 2 threads; torchvision: not installable here (NMS row: "
-            "MXNet box_nms)")
+          + "; every framework on 2 threads; NMS row: MXNet box_nms, "
+          + ("torchvision batched_nms (CPU tensors) in the PyTorch column" if "torchvision" in sides
+             else "no torchvision (make bench-venvs installs it)"))
     print(f"medians over {rounds} alternating rounds; ms; ratio = ssdref time / other time; ssdref "
           f"env OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')} "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"numpy float32 GEMM peak (2048^3): {peak:.0f} GFLOP/s")
-    has_mx, has_torch = "MXNet" in sides, "PyTorch" in sides
+    has_mx, has_torch = "MXNet" in sides, "PyTorch" in sides or "torchvision" in sides
     header = f"| {'case':42s} | {'ssdref':>9s} | {'MXNet':>9s} | {'/MXNet':>6s} | {'PyTorch':>9s} | " \
              f"{'/torch':>6s} | {'ssdref GFLOP/s (% peak)':>23s} |"
     print(header)
@@ -425,7 +445,7 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
     for label, case, _, flops in cases:
         ours = times[("ssdref", case)]
         mx = times.get(("MXNet", case)) if has_mx else None
-        pt = times.get(("PyTorch", case)) if has_torch else None
+        pt = (times.get(("PyTorch", case)) or times.get(("torchvision", case))) if has_torch else None
         rate = ""
         if flops and ours:
             gf = flops / float(np.median(ours)) / 1e9

@@ -7,7 +7,8 @@ framework has no such operator). {"quit": true} ends it. Nothing but answers goe
 
     .venv-mxnet/bin/python bench/worker.py mxnet inputs.npz      (OMP_NUM_THREADS=2)
     .venv/bin/python bench/worker.py torch inputs.npz
-This file imports neither ssdref nor numba: it runs in MXNet's own virtual environment.
+    .venv-torchvision/bin/python bench/worker.py torchvision inputs.npz   (`make bench-venvs`)
+This file imports neither ssdref nor numba: it runs in MXNet's (or torchvision's) own environment.
 """
 from __future__ import annotations
 
@@ -146,10 +147,35 @@ class TorchCases:
         return timed(step, reps)
 
 
+class TorchvisionCases:
+    """torchvision.ops.batched_nms on CPU tensors (the reference fast NMS of issue 7).
+
+    torchvision ships only CUDA builds of its operators next to a CUDA torch, so it lives in its
+    own environment (a CUDA torch runs on a CPU machine; only CPU tensors are used here)."""
+
+    def __init__(self, data):
+        import torch
+        import torchvision
+        torch.set_num_threads(2)
+        self.torch, self.ops, self.data = torch, torchvision.ops, data
+
+    def run(self, case, reps):
+        kind, _, arg = case.partition(":")
+        if kind != "nms":
+            raise KeyError("unsupported")
+        torch, d = self.torch, self.data
+        boxes = torch.from_numpy(d[f"{arg}_boxes"])
+        scores = torch.from_numpy(d[f"{arg}_scores"])
+        classes = torch.from_numpy(d[f"{arg}_class_ids"])
+        # batched_nms: per class (coordinate-offset trick), suppress IoU > threshold, score order
+        return timed(lambda: self.ops.batched_nms(boxes, scores, classes, .45), reps)
+
+
 def main():
     framework, path = sys.argv[1], sys.argv[2]
     data = dict(np.load(path))
-    cases = MXNetCases(data) if framework == "mxnet" else TorchCases(data)
+    cases = {"mxnet": MXNetCases, "torch": TorchCases,
+             "torchvision": TorchvisionCases}[framework](data)
     out = sys.stdout
     sys.stdout = sys.stderr               # framework chatter must not corrupt the protocol
     for line in sys.stdin:
