@@ -21,30 +21,31 @@ from ssdref.layers import pooling as _spec
 
 @numba.njit(cache=True, parallel=True)
 def _max_forward_2d(x, kh, kw, sh, sw, ph, pw, lowest, y, argmax):
+    """Each window's real taps are the box [u_lo, u_hi) x [v_lo, v_hi), computed once per window,
+    so the tap loop has no bounds tests; flat indices into the contiguous planes."""
     n, channels, height, width = x.shape
     ho, wo = y.shape[2], y.shape[3]
+    xf, yf, af = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
     for plane in numba.prange(n * channels):
-        img, c = plane // channels, plane % channels
+        x_base = plane * height * width
         for oh in range(ho):
             h0 = oh * sh - ph
+            u_lo, u_hi = max(0, -h0), min(kh, height - h0)
+            y_base = (plane * ho + oh) * wo
             for ow in range(wo):
                 w0 = ow * sw - pw
+                v_lo, v_hi = max(0, -w0), min(kw, width - w0)
                 best = lowest
                 arg = -1
-                for u in range(kh):
-                    h = h0 + u
-                    if h < 0 or h >= height:
-                        continue
-                    for v in range(kw):
-                        w = w0 + v
-                        if w < 0 or w >= width:
-                            continue
-                        value = x[img, c, h, w]
+                for u in range(u_lo, u_hi):
+                    row = x_base + (h0 + u) * width + w0
+                    for v in range(v_lo, v_hi):
+                        value = xf[row + v]
                         if value > best:
                             best = value
                             arg = u * kw + v
-                y[img, c, oh, ow] = best
-                argmax[img, c, oh, ow] = arg
+                yf[y_base + ow] = best
+                af[y_base + ow] = arg
 
 
 @numba.njit(cache=True, parallel=True)
