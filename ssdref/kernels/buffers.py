@@ -32,6 +32,17 @@ MIN_POOLED_BYTES = 1 << 20
 SLACK = 1.25
 
 
+def _refcount_of_a_listed_block() -> int:
+    """What sys.getrefcount reports, read as `_is_free` reads it, for a block that only a list
+    holds (2 on CPython 3.11: the list and the call's argument). Measured rather than assumed:
+    interpreters differ in whether the argument counts."""
+    blocks = [np.empty(1, np.uint8)]
+    return sys.getrefcount(blocks[0])
+
+
+_FREE_REFCOUNT = _refcount_of_a_listed_block()
+
+
 class BufferPool:
     def __init__(self, idle_limit_bytes: int):
         self.idle_limit_bytes = int(idle_limit_bytes)
@@ -41,8 +52,8 @@ class BufferPool:
 
     @staticmethod
     def _is_free(blocks, i) -> bool:
-        # references: the list, and getrefcount's own argument; any view adds one more
-        return sys.getrefcount(blocks[i]) <= 2
+        # a block only the pool's list holds reads _FREE_REFCOUNT here; any view adds one more
+        return sys.getrefcount(blocks[i]) <= _FREE_REFCOUNT
 
     def empty(self, shape, dtype=np.float32) -> np.ndarray:
         dtype = np.dtype(dtype)
