@@ -3,8 +3,9 @@
     OMP_NUM_THREADS=2 .venv/bin/python bench/run.py [--quick] [--rounds 3] [--scaling] [--no-rss]
 
 Cases (issue 7): numpy float32 GEMM peak; VGG16-reduced SSD300 body (conv1_1 ... relu7) forward and
-forward+backward at batch 1 and 8 (GFLOP/s counts convolution FLOPs: 2*MACs forward, 3x that for
-forward+backward, against the GEMM peak measured in the same rounds); MultiBoxTarget at batch 8
+forward+backward at batch 1 and 8 (GFLOP/s counts direct-convolution FLOPs: 2*MACs forward, 3x
+that for forward+backward, against the GEMM peak measured in the same rounds; ssdref's Winograd
+layers do 2.25x fewer multiplies, so this effective rate may pass the peak); MultiBoxTarget at batch 8
 (35 gt per image) and batch 1 with 200 gt; MultiBoxDetection at batch 8 with nms_topk 400 and -1;
 NMS on the top 8000 of 8732 x 20 (box, class) candidates (ssdref with nms_comparator '>' against
 MXNet's box_nms, also `>`, and torchvision's batched_nms, also `>`, in the PyTorch column when
@@ -437,6 +438,11 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
           f"env OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')} "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"numpy float32 GEMM peak (2048^3): {peak:.0f} GFLOP/s")
+    from ssdref.kernels import cpu_winograd
+    print("ssdref Convolution: " + ("Winograd F(2x2,3x3) forward and dx on 3x3 stride-1 layers, "
+                                    "im2col elsewhere" if cpu_winograd.ENABLED else "im2col")
+          + f" (SSDREF_WINOGRAD={int(cpu_winograd.ENABLED)}); GFLOP/s = direct-convolution FLOPs "
+            "per second")
     has_mx, has_torch = "MXNet" in sides, "PyTorch" in sides or "torchvision" in sides
     header = f"| {'case':42s} | {'ssdref':>9s} | {'MXNet':>9s} | {'/MXNet':>6s} | {'PyTorch':>9s} | " \
              f"{'/torch':>6s} | {'ssdref GFLOP/s (% peak)':>23s} |"

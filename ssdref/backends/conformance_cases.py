@@ -121,6 +121,27 @@ def gen_convolution(draw):
     return _simple(draw, "Convolution", params, inputs, dtype, out)
 
 
+def gen_convolution_3x3(draw):
+    """Convolution in the shapes ssdref's Numba backend runs by Winograd F(2x2, 3x3) (3x3 kernel,
+    stride 1, no dilation, 2-D; several 2x2 tiles, odd and even sizes, pad 0-2): gen_convolution
+    draws them rarely, so they get their own cases."""
+    dtype = _dtype(draw)
+    groups = draw(st.sampled_from((1, 1, 2)))
+    c, f = groups * draw(st.integers(1, 8)), groups * draw(st.integers(1, 8))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(2))
+    spatial = tuple(draw(st.integers(max(1, 3 - 2 * p), 13)) for p in pad)
+    n = draw(st.integers(1, 2))
+    no_bias = draw(st.booleans())
+    inputs = {"data": values(draw, (n, c, *spatial), dtype),
+              "weight": values(draw, (f, c // groups, 3, 3), dtype)}
+    if not no_bias:
+        inputs["bias"] = values(draw, (f,), dtype)
+    params = dict(kernel=(3, 3), stride=(1, 1), dilate=(1, 1), pad=pad, num_filter=f,
+                  num_group=groups, no_bias=no_bias)
+    out = (n, f, *[_conv_out(s, 3, 1, 1, p) for s, p in zip(spatial, pad)])
+    return _simple(draw, "Convolution", params, inputs, dtype, out)
+
+
 def _pool_out(size, k, s, p, convention):
     if convention == "full":
         return -(-(size + 2 * p - k) // s) + 1

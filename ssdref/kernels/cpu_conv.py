@@ -1,9 +1,17 @@
-"""Numba im2col/col2im for Convolution (1-D and 2-D; 3-D uses the NumPy columns), same GEMM driver.
+"""Numba Convolution: Winograd F(2x2, 3x3) where it applies, else im2col/col2im (1-D and 2-D; 3-D
+uses the NumPy columns) through the same GEMM driver as the NumPy specification.
 
-Mirrors ssdref.layers.conv (spec mxnet-layers.md §2). The columns are built in the same layout and
-the same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y, dweight and dbias
-are bit-identical to the NumPy specification; col2im adds taps in row-major order per input cell,
-as the NumPy col2im does, so dx is bit-identical too.
+Mirrors ssdref.layers.conv (spec mxnet-layers.md §2). Two algorithms, each bit-identical to a NumPy
+version of itself:
+- 3x3, stride 1, undilated 2-D layers (every VGG16 layer but fc6/fc7): forward, and dx where
+  pad <= 2, by Winograd (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`): 2.25x fewer
+  multiplies; equal to the im2col specification up to float rounding (float32: a few 1e-7 of the
+  largest value, as oneDNN's own Winograd), not bit for bit. `SSDREF_WINOGRAD=0` turns it off;
+  golden files are always made with im2col (`cpu_winograd.disabled()`).
+- everything else, and dweight / dbias always: the columns are built in the specification's
+  layout and the same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y,
+  dweight and dbias are bit-identical to it; col2im adds taps in row-major order per input cell,
+  as the NumPy col2im does, so dx is bit-identical too.
 Speed: one pass over the columns with branch-free inner loops (the valid output range of each tap
 is computed once), parallel over channels (each channel owns its rows / its dx plane: no shared
 accumulator, so results do not depend on the thread count). The layer functions build columns in a
@@ -19,8 +27,9 @@ import threading
 import numba
 import numpy as np
 
-from ssdref.kernels import buffers
+from ssdref.kernels import buffers, cpu_winograd
 from ssdref.layers import conv as _spec
+from ssdref.layers import winograd as _winograd
 
 
 @numba.njit(cache=True, inline="always")
@@ -189,12 +198,35 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     x, weight, bias = _spec.check_inputs(x, weight, bias)
     geometry = _spec.conv_geometry(x.shape, weight.shape, kernel=kernel, stride=stride,
                                    dilate=dilate, pad=pad, num_group=num_group)
-    y = _spec.conv_forward_with(_im2col_reused, x, weight, bias, geometry, _add_bias_threads,
-                                buffers.empty)
+    if cpu_winograd.ENABLED and _winograd.applies(geometry):
+        y = _winograd.winograd_forward_with(cpu_winograd, x, weight, bias, geometry, buffers.empty)
+    else:
+        y = _spec.conv_forward_with(_im2col_reused, x, weight, bias, geometry, _add_bias_threads,
+                                    buffers.empty)
     return y, _spec.ConvCache(x, weight, bias is not None, geometry)
 
 
+def _winograd_backward_geometry(geometry):
+    """dx's correlation geometry where Winograd computes backward (a 3x3 stride-1 undilated layer
+    with pad <= 2), else None (im2col/col2im)."""
+    if not (cpu_winograd.ENABLED and _winograd.applies(geometry)):
+        return None
+    return _spec.data_grad_geometry(geometry)
+
+
 def conv_backward(dy, cache, *, data_grad=True):
-    """Numba Convolution backward: same signature and result as ssdref.layers.conv.conv_backward."""
-    return _spec.conv_backward_with(_im2col_reused, col2im, _spec.check_out_grad(dy, cache), cache,
-                                    transpose_last2, buffers.empty, bool(data_grad))
+    """Numba Convolution backward: same signature as ssdref.layers.conv.conv_backward; dbias is
+    bit-identical to it, dx and dweight too unless Winograd computes them (equal up to rounding)."""
+    dy = _spec.check_out_grad(dy, cache)
+    grad_geometry = _winograd_backward_geometry(cache.geometry)
+    if grad_geometry is None:
+        return _spec.conv_backward_with(_im2col_reused, col2im, dy, cache, transpose_last2,
+                                        buffers.empty, bool(data_grad))
+    dweight = _winograd.winograd_weight_grad_with(cpu_winograd, cache.x, dy, cache.geometry,
+                                                  buffers.empty)
+    dbias = _spec.bias_grad(dy) if cache.has_bias else None
+    dx = None
+    if data_grad:   # dy correlated with the flipped kernel (ssdref.layers.conv.data_grad_geometry)
+        dx = _winograd.winograd_forward_with(cpu_winograd, dy, cache.weight, None, grad_geometry,
+                                             buffers.empty, flip=True)
+    return dx, dweight, dbias

@@ -17,7 +17,10 @@ A pointwise (1x1, stride 1, unpadded) convolution needs no columns: each image's
 with the long sum over positions in that orientation than with dy @ cols^T).
 The cache keeps x and weight, not the columns (backward rebuilds them): columns are 9x the size
 of the activations. `ssdref.kernels.cpu_conv` replaces im2col/col2im with Numba loops and runs the
-same driver, so both backends do identical floating-point operations.
+same driver, so both backends do identical floating-point operations (except where the Numba
+backend takes Winograd, ssdref.layers.winograd). For stride 1, dx is itself a forward
+correlation of dy with the flipped kernel (`data_grad_geometry`, `flipped_kernel`): the Winograd
+data gradient is computed that way.
 """
 from __future__ import annotations
 
@@ -207,6 +210,37 @@ def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None, empty
     return y
 
 
+def data_grad_geometry(geometry: ConvGeometry):
+    """The geometry under which dx is a forward correlation of dy, or None where there is none.
+
+    For stride 1, dx[c, h] = sum over f, tap u of W[f, c, u] * dy[f, h + pad - u*dilate]; with
+    u' = k-1-u that is a cross-correlation of dy, zero-padded by pad' = dilate*(k-1) - pad, with
+    the reversed kernel (`flipped_kernel`) and the same dilation; its output size
+    out + 2*pad' - dilate*(k-1) is the input size. pad > dilate*(k-1) would need a crop: None."""
+    g = geometry
+    pad_t = tuple(d * (k - 1) - p for p, d, k in zip(g.pad, g.dilate, g.kernel))
+    if any(s != 1 for s in g.stride) or any(p < 0 for p in pad_t):
+        return None
+    return ConvGeometry(g.kernel, g.stride, g.dilate, pad_t, g.num_group, g.out_spatial,
+                        g.in_spatial)
+
+
+def flipped_kernel(weight, num_group):
+    """The data-gradient kernel (C, F/G, *k): W'[g*C/G + c, f] = W[g*F/G + f, c] with every
+    spatial axis reversed (per group, filters and channels swap roles)."""
+    num_filter, group_channels = weight.shape[:2]
+    kernel = weight.shape[2:]
+    w = weight.reshape((num_group, num_filter // num_group, group_channels) + kernel)
+    w = w.swapaxes(1, 2)[(Ellipsis,) + (slice(None, None, -1),) * len(kernel)]
+    return np.ascontiguousarray(w).reshape((num_group * group_channels,
+                                            num_filter // num_group) + kernel)
+
+
+def bias_grad(dy):
+    """db = sum of dy over images and positions (numpy's pairwise sum; every backend calls this)."""
+    return dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+
+
 def _copy_into(target, source):
     target[...] = source
     return target
@@ -256,7 +290,7 @@ def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache, transpose_fn=
             reusable = cols.flags.writeable and not np.may_share_memory(cols, x)
             dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=cols if reusable else None)
             col2im_fn(dcols, g, n, out=dx[start:stop])
-    db = dy.sum(axis=(0,) + tuple(range(2, dy.ndim))) if cache.has_bias else None
+    db = bias_grad(dy) if cache.has_bias else None
     return dx, transpose_fn(dw_t).reshape(weight.shape), db
 
 

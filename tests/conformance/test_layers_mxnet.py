@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import ssdref
 from ssdref.autograd.registry import all_ops
-from ssdref.backends.conformance_cases import GENERATORS, MULTIBOX_OPS, compare_case, describe
+from ssdref.backends.conformance_cases import (GENERATORS, MULTIBOX_OPS, compare_case, describe,
+                                              gen_convolution_3x3)
 from ssdref.backends.mxnet import run_op
 
 import tolerances
@@ -41,6 +42,20 @@ def test_layer_op_matches_mxnet(op, mx, tally):
     @given(st.data())
     def run(data):
         check_op(op, mx, tally, data)
+    run()
+
+
+@pytest.mark.conformance
+def test_winograd_shaped_convolution_matches_mxnet(mx, tally):
+    """The 3x3 stride-1 layers the Numba backend computes by Winograd (forward, dx, dW), under
+    Convolution's tolerance, in a row of their own."""
+    @settings(max_examples=100)
+    @given(st.data())
+    def run(data):
+        case = gen_convolution_3x3(data.draw)
+        outcome = compare_case(case, mx, tolerances.tolerance("Convolution", case.dtype))
+        tally("Convolution 3x3/1 (Winograd)", outcome)
+        assert outcome.within_tol, f"{describe(case)}: {outcome.detail}"
     run()
 
 

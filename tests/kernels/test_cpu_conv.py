@@ -1,11 +1,15 @@
-"""Numba Convolution (ssdref.kernels.cpu_conv) equals the NumPy specification bit for bit."""
+"""Numba Convolution (ssdref.kernels.cpu_conv) equals the NumPy specification of the algorithm it
+runs bit for bit: im2col (ssdref.layers.conv), or Winograd (ssdref.layers.winograd) for the forward
+and dx of 3x3 stride-1 undilated 2-D layers; with Winograd off, im2col everywhere."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from ssdref.backend import dispatch, use_backend
-from ssdref.kernels import cpu_conv
-from ssdref.layers import conv
+from ssdref.kernels import cpu_conv, cpu_winograd
+from ssdref.layers import conv, winograd
 
 configs = st.fixed_dictionaries({
     "ndim": st.sampled_from([1, 2, 2, 2, 3]), "batch": st.integers(1, 3),
@@ -26,12 +30,32 @@ def _draw(c):
     return x, w, b, dict(stride=c["s"], dilate=c["d"], pad=c["p"], num_group=c["group"])
 
 
-def _assert_same(x, w, b, args):
+@contextlib.contextmanager
+def _winograd(enabled):
+    saved, cpu_winograd.ENABLED = cpu_winograd.ENABLED, enabled
+    try:
+        yield
+    finally:
+        cpu_winograd.ENABLED = saved
+
+
+def _reference(x, w, b, args, g):
+    """(y, dx, dw, db) from the NumPy specification of the algorithms the kernel runs."""
     y, cache = conv.conv_forward(x, w, b, **args)
+    dx, dw, db = conv.conv_backward(g, cache)
+    if cpu_winograd.ENABLED and winograd.applies(cache.geometry):
+        y = winograd.winograd_forward(x, w, b, cache.geometry)
+        if conv.data_grad_geometry(cache.geometry) is not None:
+            dx = winograd.winograd_data_grad(g, w, cache.geometry)
+            dw = winograd.winograd_weight_grad(x, g, cache.geometry)
+    return y, dx, dw, db
+
+
+def _assert_same(x, w, b, args):
     y_k, cache_k = cpu_conv.conv_forward(x, w, b, **args)
-    np.testing.assert_array_equal(y_k, y)
-    g = np.random.default_rng(7).standard_normal(y.shape).astype(x.dtype)
-    for got, want in zip(cpu_conv.conv_backward(g, cache_k), conv.conv_backward(g, cache)):
+    g = np.random.default_rng(7).standard_normal(y_k.shape).astype(x.dtype)
+    for got, want in zip((y_k,) + tuple(cpu_conv.conv_backward(g, cache_k)),
+                         _reference(x, w, b, args, g)):
         if want is None:
             assert got is None
         else:
@@ -42,6 +66,32 @@ def _assert_same(x, w, b, args):
 @given(configs)
 def test_numba_conv_equals_numpy_exactly(c):
     _assert_same(*_draw(c))
+
+
+@given(configs)
+def test_numba_conv_without_winograd_equals_im2col_spec_exactly(c):
+    with _winograd(False):
+        _assert_same(*_draw(c))
+
+
+@pytest.mark.parametrize("pad", [0, 1, 2, 3])
+@pytest.mark.parametrize("float32", [False, True])
+def test_winograd_layers_equal_numpy_winograd_and_im2col_to_rounding(pad, float32):
+    """A VGG-like 3x3 layer, batch 2: the Numba Winograd path is bit-identical to the NumPy
+    Winograd, and within a few ulps of the im2col specification (float64: 1e-12)."""
+    dtype = np.float32 if float32 else np.float64
+    rng = np.random.default_rng(pad)
+    x = rng.standard_normal((2, 8, 11, 10)).astype(dtype)
+    w = (rng.standard_normal((12, 8, 3, 3)) * 0.2).astype(dtype)
+    b = rng.standard_normal(12).astype(dtype)
+    _assert_same(x, w, b, dict(pad=pad))
+    y_k, cache = cpu_conv.conv_forward(x, w, b, pad=pad)
+    g = rng.standard_normal(y_k.shape).astype(dtype)
+    y, cache_s = conv.conv_forward(x, w, b, pad=pad)
+    tol = 1e-5 if float32 else 1e-12
+    for got, want in zip((y_k,) + tuple(cpu_conv.conv_backward(g, cache)),
+                         (y,) + tuple(conv.conv_backward(g, cache_s))):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
 
 
 @pytest.mark.parametrize("batch", [1, 3])

@@ -1,0 +1,237 @@
+"""Numba Winograd F(2x2, 3x3) transforms: same names, signatures and results as ssdref.layers.winograd.
+
+Bit-identical to the NumPy transforms: every tile value is computed with the same additions in
+the same order (`_bt` / `_at` spell out `_rows_bt` / `_rows_at`); LLVM does not reassociate or
+contract float arithmetic without fastmath, which these kernels do not use.
+Speed: parallel over (channel, image) planes, each plane owning its V rows / its y plane (results
+do not depend on the thread count); interior tiles load their 4x4 window without bounds tests.
+
+`SSDREF_WINOGRAD=0` makes the Numba Convolution use im2col for every shape, as the NumPy
+specification does (bit-identical to it); the default, 1, uses Winograd where it applies.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numba
+import numpy as np
+
+
+def _enabled_from_env() -> bool:
+    value = os.environ.get("SSDREF_WINOGRAD", "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"SSDREF_WINOGRAD must be 0 (im2col everywhere) or 1 (Winograd where it "
+                         f"applies), got {value!r}")
+    return value == "1"
+
+
+ENABLED = _enabled_from_env()
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within the block the Numba Convolution runs im2col everywhere, bit-identical to the NumPy
+    specification (golden files are made this way). Sets the module switch: not thread-safe."""
+    global ENABLED
+    saved, ENABLED = ENABLED, False
+    try:
+        yield
+    finally:
+        ENABLED = saved
+
+
+@numba.njit(cache=True, inline="always")
+def _bt(d0, d1, d2, d3):
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@numba.njit(cache=True, inline="always")
+def _at(m0, m1, m2, m3):
+    return (m0 + m1) + m2, (m1 - m2) - m3
+
+
+@numba.njit(cache=True, inline="always")
+def _g(g0, g1, g2, half):
+    return g0, ((g0 + g1) + g2) * half, ((g0 - g1) + g2) * half, g2
+
+
+@numba.njit(cache=True, parallel=True)
+def _weight_transform(g, u):
+    """g (G, F/G, C/G, 3, 3) -> u (16, G, F/G, C/G): G along rows (per column), then columns."""
+    groups, filters, channels = g.shape[:3]
+    half = np.full(1, 0.5, g.dtype)[0]
+    for task in numba.prange(groups * filters):
+        grp, f = task // filters, task % filters
+        for c in range(channels):
+            r00, r10, r20, r30 = _g(g[grp, f, c, 0, 0], g[grp, f, c, 1, 0], g[grp, f, c, 2, 0], half)
+            r01, r11, r21, r31 = _g(g[grp, f, c, 0, 1], g[grp, f, c, 1, 1], g[grp, f, c, 2, 1], half)
+            r02, r12, r22, r32 = _g(g[grp, f, c, 0, 2], g[grp, f, c, 1, 2], g[grp, f, c, 2, 2], half)
+            u[0, grp, f, c], u[1, grp, f, c], u[2, grp, f, c], u[3, grp, f, c] = \
+                _g(r00, r01, r02, half)
+            u[4, grp, f, c], u[5, grp, f, c], u[6, grp, f, c], u[7, grp, f, c] = \
+                _g(r10, r11, r12, half)
+            u[8, grp, f, c], u[9, grp, f, c], u[10, grp, f, c], u[11, grp, f, c] = \
+                _g(r20, r21, r22, half)
+            u[12, grp, f, c], u[13, grp, f, c], u[14, grp, f, c], u[15, grp, f, c] = \
+                _g(r30, r31, r32, half)
+
+
+@numba.njit(cache=True, inline="always")
+def _a(y0, y1):
+    return y0, y0 + y1, y0 - y1, -y1
+
+
+@numba.njit(cache=True, inline="always")
+def _gt(u0, u1, u2, u3, half):
+    return u0 + (u1 + u2) * half, (u1 - u2) * half, (u1 + u2) * half + u3
+
+
+@numba.njit(cache=True, parallel=True)
+def _grad_transform(dy, th, tw, z):
+    """Per plane and tile row: dy's two rows (zero past the edge) -> A along rows per column,
+    then A along columns per tile, as the NumPy spec."""
+    n, num_filter, ho, wo = dy.shape
+    tiles = th * tw
+    for task in numba.prange(num_filter * n):
+        f, img = task // n, task % n
+        rows = np.zeros((2, 2 * tw), dy.dtype)
+        t = np.empty((4, 2 * tw), dy.dtype)
+        for i in range(th):
+            for a in range(2):
+                if 2 * i + a < ho:
+                    rows[a, :wo] = dy[img, f, 2 * i + a, :]
+                else:
+                    rows[a, :wo] = 0
+            for q in range(2 * tw):
+                t[0, q], t[1, q], t[2, q], t[3, q] = _a(rows[0, q], rows[1, q])
+            col0 = img * tiles + i * tw
+            for r in range(4):
+                for j in range(tw):
+                    z[4 * r, f, col0 + j], z[4 * r + 1, f, col0 + j], \
+                        z[4 * r + 2, f, col0 + j], z[4 * r + 3, f, col0 + j] = \
+                        _a(t[r, 2 * j], t[r, 2 * j + 1])
+
+
+@numba.njit(cache=True, parallel=True)
+def _weight_grad_transform(du, dw):
+    """du (16, G, F/G, C/G) -> dw (G, F/G, C/G, 3, 3): G^T along rows per column, then columns."""
+    groups, filters, channels = du.shape[1:]
+    half = np.full(1, 0.5, du.dtype)[0]
+    for task in numba.prange(groups * filters):
+        grp, f = task // filters, task % filters
+        for c in range(channels):
+            r00, r01, r02 = _gt(du[0, grp, f, c], du[4, grp, f, c], du[8, grp, f, c],
+                                du[12, grp, f, c], half)
+            r10, r11, r12 = _gt(du[1, grp, f, c], du[5, grp, f, c], du[9, grp, f, c],
+                                du[13, grp, f, c], half)
+            r20, r21, r22 = _gt(du[2, grp, f, c], du[6, grp, f, c], du[10, grp, f, c],
+                                du[14, grp, f, c], half)
+            r30, r31, r32 = _gt(du[3, grp, f, c], du[7, grp, f, c], du[11, grp, f, c],
+                                du[15, grp, f, c], half)
+            dw[grp, f, c, 0, 0], dw[grp, f, c, 0, 1], dw[grp, f, c, 0, 2] = \
+                _gt(r00, r10, r20, r30, half)
+            dw[grp, f, c, 1, 0], dw[grp, f, c, 1, 1], dw[grp, f, c, 1, 2] = \
+                _gt(r01, r11, r21, r31, half)
+            dw[grp, f, c, 2, 0], dw[grp, f, c, 2, 1], dw[grp, f, c, 2, 2] = \
+                _gt(r02, r12, r22, r32, half)
+
+
+@numba.njit(cache=True, parallel=True)
+def _input_transform(x, ph, pw, th, tw, v):
+    """Per plane and tile row: the 4 input rows (zero-padded) -> B^T along rows once per column
+    (adjacent tiles share two columns), then B^T along columns per tile; V rows are contiguous
+    in the tile index, so each of the 16 stores runs along a plane of V."""
+    n, channels, height, width = x.shape
+    tiles, wp = th * tw, 2 * tw + 2
+    lo, hi = pw, min(pw + width, wp)          # padded columns [lo, hi) hold x's columns 0 ...
+    for task in numba.prange(channels * n):
+        c, img = task // n, task % n
+        d = np.zeros((4, wp), x.dtype)
+        a = np.empty((4, wp), x.dtype)
+        for i in range(th):
+            r0 = 2 * i - ph
+            for t in range(4):
+                if 0 <= r0 + t < height:
+                    d[t, lo:hi] = x[img, c, r0 + t, :hi - lo]
+                else:
+                    d[t, lo:hi] = 0
+            for q in range(wp):                 # B^T along rows, per padded column
+                a[0, q], a[1, q], a[2, q], a[3, q] = _bt(d[0, q], d[1, q], d[2, q], d[3, q])
+            col0 = img * tiles + i * tw
+            for r in range(4):                  # B^T along columns, per tile
+                for j in range(tw):
+                    q = 2 * j
+                    v[4 * r, c, col0 + j] = a[r, q] - a[r, q + 2]
+                    v[4 * r + 1, c, col0 + j] = a[r, q + 1] + a[r, q + 2]
+                    v[4 * r + 2, c, col0 + j] = a[r, q + 2] - a[r, q + 1]
+                    v[4 * r + 3, c, col0 + j] = a[r, q + 1] - a[r, q + 3]
+
+
+@numba.njit(cache=True, parallel=True)
+def _output_transform(m, bias, has_bias, n, th, tw, y):
+    """Per plane and tile row: A^T along rows for every tile at once (contiguous in the tile
+    index), then A^T along columns into two output rows, cropped at the edges."""
+    num_filter = m.shape[1]
+    ho, wo = y.shape[2], y.shape[3]
+    tiles = th * tw
+    for task in numba.prange(num_filter * n):
+        f, img = task // n, task % n
+        b = np.empty((2, 4, tw), m.dtype)       # b[a, s, j]: row a of A^T M, tile column s
+        out = np.empty((2, 2 * tw), m.dtype)
+        for i in range(th):
+            col0 = img * tiles + i * tw
+            for s in range(4):
+                for j in range(tw):
+                    b[0, s, j], b[1, s, j] = _at(m[s, f, col0 + j], m[4 + s, f, col0 + j],
+                                                 m[8 + s, f, col0 + j], m[12 + s, f, col0 + j])
+            for a in range(2):
+                for j in range(tw):
+                    out[a, 2 * j], out[a, 2 * j + 1] = _at(b[a, 0, j], b[a, 1, j], b[a, 2, j],
+                                                           b[a, 3, j])
+            if has_bias:
+                out += bias[f]
+            for a in range(2):
+                if 2 * i + a < ho:
+                    y[img, f, 2 * i + a, :] = out[a, :wo]
+
+
+def weight_transform(weight, num_group, flip=False):
+    """Numba version of ssdref.layers.winograd.weight_transform (bit-identical); flip=True reads
+    the flipped kernel through a strided view instead of copying it."""
+    num_filter, group_channels = weight.shape[:2]
+    g = np.ascontiguousarray(weight).reshape(num_group, num_filter // num_group, group_channels, 3, 3)
+    if flip:
+        g = g.swapaxes(1, 2)[..., ::-1, ::-1]
+    u = np.empty((16,) + g.shape[:3], weight.dtype)
+    _weight_transform(g, u)
+    return u
+
+
+def input_transform(x, pad, th, tw, v):
+    """Numba version of ssdref.layers.winograd.input_transform (bit-identical)."""
+    _input_transform(np.ascontiguousarray(x), int(pad[0]), int(pad[1]), int(th), int(tw), v)
+    return v
+
+
+def output_transform(m, bias, n, out_spatial, y):
+    """Numba version of ssdref.layers.winograd.output_transform (bit-identical)."""
+    th, tw = (out_spatial[0] + 1) // 2, (out_spatial[1] + 1) // 2
+    has_bias = bias is not None
+    bias_arr = bias if has_bias else np.zeros(1, m.dtype)
+    _output_transform(np.ascontiguousarray(m), bias_arr, has_bias, int(n), th, tw, y)
+    return y
+
+
+def grad_transform(dy, th, tw, z):
+    """Numba version of ssdref.layers.winograd.grad_transform (bit-identical)."""
+    _grad_transform(np.ascontiguousarray(dy), int(th), int(tw), z)
+    return z
+
+
+def weight_grad_transform(du):
+    """Numba version of ssdref.layers.winograd.weight_grad_transform (bit-identical)."""
+    groups, filters, channels = du.shape[1:]
+    dw = np.empty((groups, filters, channels, 3, 3), du.dtype)
+    _weight_grad_transform(np.ascontiguousarray(du), dw)
+    return dw.reshape(groups * filters, channels, 3, 3)

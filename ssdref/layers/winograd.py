@@ -1,0 +1,228 @@
+"""Winograd F(2x2, 3x3): a 3x3, stride-1, undilated convolution with 16 products per 2x2 output tile.
+
+Mirrors: the same Convolution (src/operator/nn/convolution-inl.h, spec mxnet-layers.md §2); oneDNN
+has the same algorithm (`convolution_winograd`). Lavin & Gray, "Fast Algorithms for Convolutional
+Neural Networks" (2016): per 4x4 input tile d and 3x3 kernel g, the 2x2 output is
+
+    Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A,    summed over input channels inside the brackets,
+
+    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+    G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
+    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+so the channel sum becomes 16 GEMMs, U[k] (F, C) @ V[k] (C, tiles), with 2.25x fewer multiplies than
+im2col's one GEMM. The results equal the im2col convolution up to float rounding (every multiplier
+is 0, ±1 or ±1/2, so the transforms only reorder additions); they are not bit-identical to it.
+
+Conventions that bite:
+- Every addition is written out in a fixed order (`_rows` / `_fold` below): the Numba kernels
+  (`ssdref.kernels.cpu_conv`) do the same operations in the same order, so the two backends'
+  Winograd results are bit-identical to each other.
+- Tiles cover the output in 2x2 blocks from (0, 0); a tile reads the 4x4 input window starting at
+  (2i - pad_h, 2j - pad_w); cells outside the input are zeros, outputs past the edge are dropped.
+- Layouts: U (16, G, F/G, C/G); V (16, G, C/G, n*T), M (16, G, F/G, n*T) with T = th*tw tiles per
+  image, column (image, tile row, tile column) in row-major order, k = 4*row + column of the tile.
+- The data gradient of a stride-1 convolution is itself a stride-1 correlation of dy with the
+  flipped kernel (`ssdref.layers.conv.data_grad_geometry`), so backward reuses the same driver.
+- The weight gradient is the adjoint of the forward in U: dU[k] = sum over tiles of
+  Z[k] (F, tiles) @ V[k]^T with Z = A dY A^T of each 2x2 tile of dy (zeros past the output edge),
+  then dW = G^T dU G: again 16 GEMMs, with the long sum over tiles inside them.
+"""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from ssdref.layers import conv as _conv
+from ssdref.layers.conv import ConvGeometry, data_grad_geometry, is_pointwise
+
+
+def applies(geometry: ConvGeometry) -> bool:
+    """F(2x2, 3x3) covers 2-D convolutions with a 3x3 kernel, stride 1 and dilation 1."""
+    g = geometry
+    return len(g.kernel) == 2 and g.kernel == (3, 3) and g.stride == (1, 1) and \
+        g.dilate == (1, 1) and not is_pointwise(g)
+
+
+def tile_counts(out_spatial):
+    """(th, tw): 2x2 output tiles per image, the last row / column of tiles possibly partial."""
+    return (out_spatial[0] + 1) // 2, (out_spatial[1] + 1) // 2
+
+
+def _rows_bt(d0, d1, d2, d3):
+    """B^T applied along one axis: (d0 - d2, d1 + d2, d2 - d1, d1 - d3)."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+def _rows_g(g0, g1, g2):
+    """G applied along one axis: (g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2)."""
+    half = g0.dtype.type(0.5)
+    return g0, ((g0 + g1) + g2) * half, ((g0 - g1) + g2) * half, g2
+
+
+def _rows_at(m0, m1, m2, m3):
+    """A^T applied along one axis: (m0 + m1 + m2, m1 - m2 - m3)."""
+    return (m0 + m1) + m2, (m1 - m2) - m3
+
+
+def _rows_a(y0, y1):
+    """A along one axis (A = (A^T)^T, 4 x 2): (y0, y0 + y1, y0 - y1, -y1)."""
+    return y0, y0 + y1, y0 - y1, -y1
+
+
+def _rows_gt(u0, u1, u2, u3):
+    """G^T along one axis (3 x 4): (u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3)."""
+    half = u0.dtype.type(0.5)
+    return u0 + (u1 + u2) * half, (u1 - u2) * half, (u1 + u2) * half + u3
+
+
+def weight_transform(weight, num_group, flip=False):
+    """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (16, G, F/G, C/G).
+
+    flip=True transforms the data-gradient kernel `ssdref.layers.conv.flipped_kernel(weight)`
+    instead, (16, G, C/G, F/G), without materialising it."""
+    num_filter, group_channels = weight.shape[:2]
+    g = weight.reshape(num_group, num_filter // num_group, group_channels, 3, 3)
+    if flip:
+        g = g.swapaxes(1, 2)[..., ::-1, ::-1]
+    rows = _rows_g(g[..., 0, :], g[..., 1, :], g[..., 2, :])          # 4 x (..., 3)
+    u = [_rows_g(r[..., 0], r[..., 1], r[..., 2]) for r in rows]       # u[row][col]: (...)
+    return np.ascontiguousarray(np.stack([u[r][s] for r in range(4) for s in range(4)]))
+
+
+def input_transform(x, pad, th, tw, v):
+    """V[4r+s, c, (img, i, j)] = (B^T d B)[r, s] of the 4x4 tile d at (2i - pad_h, 2j - pad_w).
+
+    x (n, C, H, W); v (16, C, n*th*tw) is written in place (zeros stand in for cells outside x)."""
+    n, channels, height, width = x.shape
+    ph, pw = pad
+    # zero-padded so that every tile's window lies inside: padded cell (r, s) is x[r - ph, s - pw]
+    padded = np.zeros((n, channels, 2 * th + 2, 2 * tw + 2), x.dtype)
+    r_lo, r_hi = ph, min(ph + height, 2 * th + 2)
+    s_lo, s_hi = pw, min(pw + width, 2 * tw + 2)
+    padded[:, :, r_lo:r_hi, s_lo:s_hi] = x[:, :, :r_hi - r_lo, :s_hi - s_lo]
+    d = [[padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2] for s in range(4)] for r in range(4)]
+    a = [_rows_bt(*(d[r][s] for r in range(4))) for s in range(4)]     # a[col][row]
+    for r in range(4):
+        vr = _rows_bt(*(a[s][r] for s in range(4)))
+        for s in range(4):                                             # (n, C, th, tw) -> (C, n*T)
+            v[4 * r + s] = vr[s].transpose(1, 0, 2, 3).reshape(channels, -1)
+    return v
+
+
+def output_transform(m, bias, n, out_spatial, y):
+    """y[img, f, 2i + a, 2j + b] = (A^T M A)[a, b] (+ bias[f]) of tile (img, i, j); tiles past the
+    output edge are cropped. m (16, F, n*th*tw); y (n, F, Ho, Wo) is written in place."""
+    ho, wo = out_spatial
+    th, tw = tile_counts(out_spatial)
+    num_filter = m.shape[1]
+    mk = [m[k].reshape(num_filter, n, th, tw).transpose(1, 0, 2, 3) for k in range(16)]
+    b = [_rows_at(*(mk[4 * r + s] for r in range(4))) for s in range(4)]   # b[col][a]
+    for a in range(2):
+        ya = _rows_at(*(b[s][a] for s in range(4)))
+        for s in range(2):
+            block = ya[s] if bias is None else ya[s] + bias.reshape(1, -1, 1, 1)
+            y[:, :, a::2, s::2] = block[:, :, :(ho - a + 1) // 2, :(wo - s + 1) // 2]
+    return y
+
+
+def grad_transform(dy, th, tw, z):
+    """Z[4r+s, f, (img, i, j)] = (A dY A^T)[r, s] of dy's 2x2 tile (i, j), zeros past the edge.
+
+    dy (n, F, Ho, Wo); z (16, F, n*th*tw) is written in place."""
+    n, num_filter, ho, wo = dy.shape
+    padded = np.zeros((n, num_filter, 2 * th, 2 * tw), dy.dtype)
+    padded[:, :, :ho, :wo] = dy
+    y = [[padded[:, :, a::2, b::2] for b in range(2)] for a in range(2)]
+    t = [_rows_a(y[0][b], y[1][b]) for b in range(2)]                   # t[col][row]
+    for r in range(4):
+        zr = _rows_a(t[0][r], t[1][r])
+        for s in range(4):
+            z[4 * r + s] = zr[s].transpose(1, 0, 2, 3).reshape(num_filter, -1)
+    return z
+
+
+def weight_grad_transform(du):
+    """dW = G^T dU G for every (filter, channel): du (16, G, F/G, C/G) -> (F, C/G, 3, 3)."""
+    groups, filters, channels = du.shape[1:]
+    rows = [_rows_gt(*(du[4 * r + s] for r in range(4))) for s in range(4)]   # rows[col][row]
+    dw = np.empty((groups, filters, channels, 3, 3), du.dtype)
+    for r in range(3):
+        wr = _rows_gt(*(rows[s][r] for s in range(4)))
+        for s in range(3):
+            dw[..., r, s] = wr[s]
+    return dw.reshape(groups * filters, channels, 3, 3)
+
+
+def image_chunks(n_img, channels, num_filter, out_spatial, itemsize):
+    """[(start, stop)] image ranges whose V and M fit COLUMN_BUDGET_BYTES (at least one image)."""
+    per_image = 16 * (channels + num_filter) * math.prod(tile_counts(out_spatial)) * itemsize
+    step = max(1, _conv.COLUMN_BUDGET_BYTES // max(per_image, 1))   # read at call time: tests shrink it
+    return [(s, min(s + step, n_img)) for s in range(0, n_img, step)]
+
+
+def winograd_forward_with(transforms, x, weight, bias, geometry, empty=np.empty, flip=False):
+    """The driver shared by every backend: U = weight_transform, then per chunk of images
+    V = input_transform, M = U @ V (one batched GEMM over the 16 tile positions and the groups),
+    y = output_transform(M) + bias. `transforms` is a module (or namespace) with the three
+    functions; `empty` may replace np.empty for y and the temporaries (a backend's buffer pool).
+    flip=True correlates with flipped_kernel(weight): dx = winograd_forward_with(transforms, dy,
+    weight, None, data_grad_geometry(geometry), flip=True)."""
+    g = geometry
+    n_img, channels = x.shape[:2]
+    groups = g.num_group
+    th, tw = tile_counts(g.out_spatial)
+    u = transforms.weight_transform(weight, groups, flip)                     # (16, G, F/G, C/G)
+    num_filter = groups * u.shape[2]
+    y = empty((n_img, num_filter) + g.out_spatial, x.dtype)
+    for start, stop in image_chunks(n_img, channels, num_filter, g.out_spatial, x.dtype.itemsize):
+        n = stop - start
+        v = transforms.input_transform(x[start:stop], g.pad, th, tw, empty((16, channels, n * th * tw), x.dtype))
+        m = np.matmul(u, v.reshape(16, groups, channels // groups, -1),
+                      out=empty((16, groups, num_filter // groups, n * th * tw), x.dtype))
+        transforms.output_transform(m.reshape(16, num_filter, -1), bias, n, g.out_spatial, y[start:stop])
+    return y
+
+
+def winograd_weight_grad_with(transforms, x, dy, geometry, empty=np.empty):
+    """dW of a convolution where `applies` holds: per chunk of images V = input_transform(x),
+    Z = grad_transform(dy), dU += Z @ V^T (16 x G GEMMs summing over the chunk's tiles); then
+    dW = weight_grad_transform(dU). `transforms` and `empty` as in winograd_forward_with."""
+    g = geometry
+    n_img, channels = x.shape[:2]
+    num_filter, groups = dy.shape[1], g.num_group
+    th, tw = tile_counts(g.out_spatial)
+    du = None
+    for start, stop in image_chunks(n_img, channels, num_filter, g.out_spatial, x.dtype.itemsize):
+        n = stop - start
+        v = transforms.input_transform(x[start:stop], g.pad, th, tw,
+                                       empty((16, channels, n * th * tw), x.dtype))
+        z = transforms.grad_transform(dy[start:stop], th, tw,
+                                      empty((16, num_filter, n * th * tw), x.dtype))
+        v = v.reshape(16, groups, channels // groups, -1)
+        z = z.reshape(16, groups, num_filter // groups, -1)
+        part = np.matmul(z, v.transpose(0, 1, 3, 2))                       # (16, G, F/G, C/G)
+        if du is None:
+            du = part
+        else:
+            du += part
+    return transforms.weight_grad_transform(du)
+
+
+def winograd_forward(x, weight, bias, geometry):
+    """Convolution forward by F(2x2, 3x3) for a geometry where `applies` holds (NumPy)."""
+    return winograd_forward_with(sys.modules[__name__], x, weight, bias, geometry)
+
+
+def winograd_weight_grad(x, dy, geometry):
+    """Convolution dW by F(2x2, 3x3) for a geometry where `applies` holds (NumPy)."""
+    return winograd_weight_grad_with(sys.modules[__name__], x, dy, geometry)
+
+
+def winograd_data_grad(dy, weight, geometry):
+    """Convolution dx by F(2x2, 3x3): dy correlated with the flipped kernel under
+    `data_grad_geometry(geometry)` (which exists where pad <= 2), for a geometry where `applies`."""
+    return winograd_forward_with(sys.modules[__name__], dy, weight, None,
+                                 data_grad_geometry(geometry), flip=True)

@@ -1,0 +1,124 @@
+"""Numba Winograd transforms (ssdref.kernels.cpu_winograd) equal the NumPy ones bit for bit, and the
+Numba Convolution that uses them passes the float64 gradient check."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ssdref.autograd.gradcheck import check_gradients
+from ssdref.kernels import cpu_conv, cpu_winograd
+from ssdref.layers import conv, winograd
+
+shapes = st.fixed_dictionaries({
+    "n": st.integers(1, 3), "c": st.integers(1, 5), "h": st.integers(1, 12),
+    "w": st.integers(1, 12), "ph": st.integers(0, 3), "pw": st.integers(0, 3),
+    "float32": st.booleans(), "seed": st.integers(0, 2**16)})
+
+
+def _dtype(s):
+    return np.float32 if s["float32"] else np.float64
+
+
+@given(shapes)
+def test_input_transform_is_bit_identical(s):
+    rng = np.random.default_rng(s["seed"])
+    x = rng.standard_normal((s["n"], s["c"], s["h"], s["w"])).astype(_dtype(s))
+    out = (s["h"] + 2 * s["ph"] - 2, s["w"] + 2 * s["pw"] - 2)
+    if min(out) < 1:
+        return
+    th, tw = winograd.tile_counts(out)
+    want = winograd.input_transform(x, (s["ph"], s["pw"]), th, tw,
+                                    np.full((16, s["c"], s["n"] * th * tw), np.nan, x.dtype))
+    got = cpu_winograd.input_transform(x, (s["ph"], s["pw"]), th, tw,
+                                       np.full(want.shape, np.nan, x.dtype))
+    assert not np.isnan(got).any()
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))   # signed zeros too
+
+
+@given(shapes, st.booleans())
+def test_output_transform_is_bit_identical(s, with_bias):
+    rng = np.random.default_rng(s["seed"])
+    out = (s["h"], s["w"])
+    th, tw = winograd.tile_counts(out)
+    m = rng.standard_normal((16, s["c"], s["n"] * th * tw)).astype(_dtype(s))
+    bias = rng.standard_normal(s["c"]).astype(m.dtype) if with_bias else None
+    want = winograd.output_transform(m, bias, s["n"], out,
+                                     np.full((s["n"], s["c"]) + out, np.nan, m.dtype))
+    got = cpu_winograd.output_transform(m, bias, s["n"], out, np.full(want.shape, np.nan, m.dtype))
+    assert not np.isnan(got).any()
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@given(shapes)
+def test_grad_transform_is_bit_identical(s):
+    rng = np.random.default_rng(s["seed"])
+    dy = rng.standard_normal((s["n"], s["c"], s["h"], s["w"])).astype(_dtype(s))
+    th, tw = winograd.tile_counts(dy.shape[2:])
+    want = winograd.grad_transform(dy, th, tw, np.full((16, s["c"], s["n"] * th * tw), np.nan,
+                                                       dy.dtype))
+    got = cpu_winograd.grad_transform(dy, th, tw, np.full(want.shape, np.nan, dy.dtype))
+    assert not np.isnan(got).any()
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_grad_transform_is_bit_identical(group, dtype):
+    du = np.random.default_rng(group).standard_normal((16, group, 3, 5)).astype(dtype)
+    want = winograd.weight_grad_transform(du)
+    got = cpu_winograd.weight_grad_transform(du)
+    assert got.dtype == dtype and got.shape == want.shape == (3 * group, 5, 3, 3)
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_transform_is_bit_identical(group, flip, dtype):
+    w = np.random.default_rng(group).standard_normal((6, 4 // group, 3, 3)).astype(dtype)
+    want = winograd.weight_transform(w, group, flip)
+    got = cpu_winograd.weight_transform(w, group, flip)
+    assert got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 2), st.sampled_from([1, 2]), st.integers(0, 2**16))
+def test_numba_winograd_conv_gradients_match_central_differences(pad, group, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2 * group, 5, 6))
+    w = rng.standard_normal((3 * group, 2, 3, 3))
+    b = rng.standard_normal(3 * group)
+    args = dict(pad=pad, num_group=group)
+    assert winograd.applies(cpu_conv.conv_forward(x, w, b, **args)[1].geometry)
+
+    def forward(x, w, b):
+        return cpu_conv.conv_forward(x, w, b, **args)[0]
+
+    def backward(heads, x, w, b):
+        dx, dw, db = cpu_conv.conv_backward(heads[0], cpu_conv.conv_forward(x, w, b, **args)[1])
+        return {"x": dx, "w": dw, "b": db}
+
+    for result in check_gradients(forward, backward, {"x": x, "w": w, "b": b}, seed=seed + 1):
+        assert result.relative_error <= 1e-6, result.name
+
+
+def test_winograd_switch_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("SSDREF_WINOGRAD", "0")
+    assert cpu_winograd._enabled_from_env() is False
+    monkeypatch.setenv("SSDREF_WINOGRAD", "1")
+    assert cpu_winograd._enabled_from_env() is True
+    monkeypatch.setenv("SSDREF_WINOGRAD", "yes")
+    with pytest.raises(ValueError, match="SSDREF_WINOGRAD must be 0 .* or 1 .*got 'yes'"):
+        cpu_winograd._enabled_from_env()
+
+
+def test_switched_off_the_kernel_runs_im2col(monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    monkeypatch.setattr(cpu_winograd, "ENABLED", False)
+    y, cache = cpu_conv.conv_forward(x, w, None, pad=1)
+    np.testing.assert_array_equal(y, conv.conv_forward(x, w, None, pad=1)[0])
+    dy = np.ones_like(y)
+    np.testing.assert_array_equal(cpu_conv.conv_backward(dy, cache)[0],
+                                  conv.conv_backward(dy, conv.conv_forward(x, w, None, pad=1)[1])[0])
