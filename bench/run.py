@@ -439,7 +439,7 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"numpy float32 GEMM peak (2048^3): {peak:.0f} GFLOP/s")
     from ssdref.kernels import cpu_winograd
-    print("ssdref Convolution: " + ("Winograd F(2x2,3x3) forward and dx on 3x3 stride-1 layers, "
+    print("ssdref Convolution: " + ("Winograd F(2x2,3x3) on 3x3 stride-1 layers of >= 64 channels, "
                                     "im2col elsewhere" if cpu_winograd.ENABLED else "im2col")
           + f" (SSDREF_WINOGRAD={int(cpu_winograd.ENABLED)}); GFLOP/s = direct-convolution FLOPs "
             "per second")

@@ -1,17 +1,18 @@
-"""Numba Convolution: Winograd F(2x2, 3x3) where it applies, else im2col/col2im (1-D and 2-D; 3-D
+"""Numba Convolution: Winograd F(2x2, 3x3) where chosen, else im2col/col2im (1-D and 2-D; 3-D
 uses the NumPy columns) through the same GEMM driver as the NumPy specification.
 
 Mirrors ssdref.layers.conv (spec mxnet-layers.md §2). Two algorithms, each bit-identical to a NumPy
 version of itself:
-- 3x3, stride 1, undilated 2-D layers (every VGG16 layer but fc6/fc7): forward, and dx where
-  pad <= 2, by Winograd (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`): 2.25x fewer
-  multiplies; equal to the im2col specification up to float rounding (float32: a few 1e-7 of the
-  largest value, as oneDNN's own Winograd), not bit for bit. `SSDREF_WINOGRAD=0` turns it off;
-  golden files are always made with im2col (`cpu_winograd.disabled()`).
-- everything else, and dweight / dbias always: the columns are built in the specification's
-  layout and the same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y,
-  dweight and dbias are bit-identical to it; col2im adds taps in row-major order per input cell,
-  as the NumPy col2im does, so dx is bit-identical too.
+- 3x3, stride 1, undilated 2-D layers with >= 64 channels and filters per group
+  (`cpu_winograd.chosen`: every VGG16 layer but conv1_1, fc6 and fc7): forward, and dx and dW
+  where pad <= 2, by Winograd (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`): 2.25x
+  fewer multiplies; equal to the im2col specification up to float rounding (float32: a few 1e-7
+  of the largest value, as oneDNN's own Winograd), not bit for bit. `SSDREF_WINOGRAD=0` turns it
+  off; golden files are always made with im2col (`cpu_winograd.disabled()`).
+- everything else, and dbias always: the columns are built in the specification's layout and the
+  same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y, dweight and dbias
+  are bit-identical to it; col2im adds taps in row-major order per input cell, as the NumPy
+  col2im does, so dx is bit-identical too.
 Speed: one pass over the columns with branch-free inner loops (the valid output range of each tap
 is computed once), parallel over channels (each channel owns its rows / its dx plane: no shared
 accumulator, so results do not depend on the thread count). The layer functions build columns in a
@@ -198,7 +199,7 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     x, weight, bias = _spec.check_inputs(x, weight, bias)
     geometry = _spec.conv_geometry(x.shape, weight.shape, kernel=kernel, stride=stride,
                                    dilate=dilate, pad=pad, num_group=num_group)
-    if cpu_winograd.ENABLED and _winograd.applies(geometry):
+    if cpu_winograd.chosen(geometry, weight.shape[0], x.shape[1]):
         y = _winograd.winograd_forward_with(cpu_winograd, x, weight, bias, geometry, buffers.empty)
     else:
         y = _spec.conv_forward_with(_im2col_reused, x, weight, bias, geometry, _add_bias_threads,
@@ -206,19 +207,19 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     return y, _spec.ConvCache(x, weight, bias is not None, geometry)
 
 
-def _winograd_backward_geometry(geometry):
-    """dx's correlation geometry where Winograd computes backward (a 3x3 stride-1 undilated layer
-    with pad <= 2), else None (im2col/col2im)."""
-    if not (cpu_winograd.ENABLED and _winograd.applies(geometry)):
+def _winograd_backward_geometry(cache):
+    """dx's correlation geometry where Winograd computes backward (`cpu_winograd.chosen`, and
+    pad <= 2 so that dx is a plain correlation of dy), else None (im2col/col2im)."""
+    if not cpu_winograd.chosen(cache.geometry, cache.weight.shape[0], cache.x.shape[1]):
         return None
-    return _spec.data_grad_geometry(geometry)
+    return _spec.data_grad_geometry(cache.geometry)
 
 
 def conv_backward(dy, cache, *, data_grad=True):
     """Numba Convolution backward: same signature as ssdref.layers.conv.conv_backward; dbias is
     bit-identical to it, dx and dweight too unless Winograd computes them (equal up to rounding)."""
     dy = _spec.check_out_grad(dy, cache)
-    grad_geometry = _winograd_backward_geometry(cache.geometry)
+    grad_geometry = _winograd_backward_geometry(cache)
     if grad_geometry is None:
         return _spec.conv_backward_with(_im2col_reused, col2im, dy, cache, transpose_last2,
                                         buffers.empty, bool(data_grad))

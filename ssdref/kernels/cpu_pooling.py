@@ -49,6 +49,48 @@ def _max_forward_2d(x, kh, kw, sh, sw, ph, pw, lowest, y, argmax):
 
 
 @numba.njit(cache=True, parallel=True)
+def _max_forward_2x2(x, lowest, y, argmax):
+    """kernel 2, stride 2, no pad (VGG's pools): the whole windows as four compares written with
+    selects (so LLVM vectorizes them along the row), in _max_forward_2d's order and rule (start
+    from `lowest`, take a tap only when strictly greater); windows cut by the edge ('full'
+    convention) go through the general per-tap loop."""
+    n, channels, height, width = x.shape
+    ho, wo = y.shape[2], y.shape[3]
+    whole_w = min(wo, width // 2)
+    for plane in numba.prange(n * channels):
+        img, c = plane // channels, plane % channels
+        for oh in range(ho):
+            h0 = 2 * oh
+            start = whole_w if h0 + 1 < height else 0
+            if h0 + 1 < height:
+                for ow in range(whole_w):
+                    best, arg = lowest, -1
+                    value = x[img, c, h0, 2 * ow]
+                    take = value > best
+                    best, arg = (value if take else best), (0 if take else arg)
+                    value = x[img, c, h0, 2 * ow + 1]
+                    take = value > best
+                    best, arg = (value if take else best), (1 if take else arg)
+                    value = x[img, c, h0 + 1, 2 * ow]
+                    take = value > best
+                    best, arg = (value if take else best), (2 if take else arg)
+                    value = x[img, c, h0 + 1, 2 * ow + 1]
+                    take = value > best
+                    best, arg = (value if take else best), (3 if take else arg)
+                    y[img, c, oh, ow] = best
+                    argmax[img, c, oh, ow] = arg
+            for ow in range(start, wo):
+                best, arg = lowest, -1
+                for u in range(min(2, height - h0)):
+                    for v in range(min(2, width - 2 * ow)):
+                        value = x[img, c, h0 + u, 2 * ow + v]
+                        if value > best:
+                            best, arg = value, u * 2 + v
+                y[img, c, oh, ow] = best
+                argmax[img, c, oh, ow] = arg
+
+
+@numba.njit(cache=True, parallel=True)
 def _max_backward_2d(dy, argmax, kw, sh, sw, ph, pw, dx):
     n, channels, height, width = dx.shape
     ho, wo = dy.shape[2], dy.shape[3]
@@ -142,7 +184,11 @@ def pooling_forward(x, *, kernel=(), pool_type="max", stride=(), pad=(), pooling
     out_shape = x.shape[:2] + g.out_spatial
     if g.pool_type == "max":
         argmax = buffers.empty(out4, np.int64)
-        _max_forward_2d(x4, kh, kw, sh, sw, ph, pw, np.finfo(x.dtype).min.astype(x.dtype), y, argmax)
+        lowest = np.finfo(x.dtype).min.astype(x.dtype)
+        if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+            _max_forward_2x2(x4, lowest, y, argmax)
+        else:
+            _max_forward_2d(x4, kh, kw, sh, sw, ph, pw, lowest, y, argmax)
         return y.reshape(out_shape), _spec.PoolingCache(g, x.shape, argmax.reshape(out_shape), None, None)
     _sum_forward_2d(x4, kh, kw, sh, sw, ph, pw, _divisor(g, x.dtype), x.dtype.type(0), y)
     return y.reshape(out_shape), _spec.PoolingCache(g, x.shape, None, None, None)

@@ -31,19 +31,23 @@ def _draw(c):
 
 
 @contextlib.contextmanager
-def _winograd(enabled):
-    saved, cpu_winograd.ENABLED = cpu_winograd.ENABLED, enabled
+def _winograd(enabled, min_channels=None):
+    """Winograd on/off; min_channels=1 lets the small test layers take it."""
+    saved = cpu_winograd.ENABLED, cpu_winograd.MIN_CHANNELS
+    cpu_winograd.ENABLED = enabled
+    if min_channels is not None:
+        cpu_winograd.MIN_CHANNELS = min_channels
     try:
         yield
     finally:
-        cpu_winograd.ENABLED = saved
+        cpu_winograd.ENABLED, cpu_winograd.MIN_CHANNELS = saved
 
 
 def _reference(x, w, b, args, g):
     """(y, dx, dw, db) from the NumPy specification of the algorithms the kernel runs."""
     y, cache = conv.conv_forward(x, w, b, **args)
     dx, dw, db = conv.conv_backward(g, cache)
-    if cpu_winograd.ENABLED and winograd.applies(cache.geometry):
+    if cpu_winograd.chosen(cache.geometry, w.shape[0], x.shape[1]):
         y = winograd.winograd_forward(x, w, b, cache.geometry)
         if conv.data_grad_geometry(cache.geometry) is not None:
             dx = winograd.winograd_data_grad(g, w, cache.geometry)
@@ -69,6 +73,12 @@ def test_numba_conv_equals_numpy_exactly(c):
 
 
 @given(configs)
+def test_numba_conv_with_winograd_on_small_layers_equals_numpy_exactly(c):
+    with _winograd(True, min_channels=1):
+        _assert_same(*_draw(c))
+
+
+@given(configs)
 def test_numba_conv_without_winograd_equals_im2col_spec_exactly(c):
     with _winograd(False):
         _assert_same(*_draw(c))
@@ -81,11 +91,12 @@ def test_winograd_layers_equal_numpy_winograd_and_im2col_to_rounding(pad, float3
     Winograd, and within a few ulps of the im2col specification (float64: 1e-12)."""
     dtype = np.float32 if float32 else np.float64
     rng = np.random.default_rng(pad)
-    x = rng.standard_normal((2, 8, 11, 10)).astype(dtype)
-    w = (rng.standard_normal((12, 8, 3, 3)) * 0.2).astype(dtype)
-    b = rng.standard_normal(12).astype(dtype)
+    x = rng.standard_normal((2, 64, 11, 10)).astype(dtype)
+    w = (rng.standard_normal((72, 64, 3, 3)) * 0.05).astype(dtype)
+    b = rng.standard_normal(72).astype(dtype)
     _assert_same(x, w, b, dict(pad=pad))
     y_k, cache = cpu_conv.conv_forward(x, w, b, pad=pad)
+    assert cpu_winograd.chosen(cache.geometry, 72, 64)
     g = rng.standard_normal(y_k.shape).astype(dtype)
     y, cache_s = conv.conv_forward(x, w, b, pad=pad)
     tol = 1e-5 if float32 else 1e-12
@@ -102,7 +113,22 @@ def test_pointwise_conv_fast_path_equals_numpy(batch):
     _assert_same(x, w, rng.standard_normal(6).astype(np.float32), dict(kernel=(1, 1)))
 
 
-def test_image_chunks_give_the_same_result(monkeypatch):
+@pytest.mark.parametrize("channels, filters, groups, chosen", [
+    (3, 64, 1, False), (63, 64, 1, False), (64, 63, 1, False), (64, 64, 1, True),
+    (128, 128, 2, True), (128, 64, 2, False)])
+def test_winograd_is_chosen_from_64_channels_and_filters_per_group(channels, filters, groups,
+                                                                   chosen):
+    g = conv.conv_geometry((1, channels, 8, 8), (filters, channels // groups, 3, 3), kernel=None,
+                           stride=1, dilate=1, pad=1, num_group=groups)
+    assert cpu_winograd.chosen(g, filters, channels) is chosen
+    with _winograd(False):
+        assert not cpu_winograd.chosen(g, filters, channels)
+
+
+@pytest.mark.parametrize("min_channels", [None, 1])     # 1: the Winograd path, chunked
+def test_image_chunks_give_the_same_result(monkeypatch, min_channels):
+    if min_channels is not None:
+        monkeypatch.setattr(cpu_winograd, "MIN_CHANNELS", min_channels)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 3, 6, 6))
     w = rng.standard_normal((4, 3, 3, 3))
@@ -139,9 +165,12 @@ def test_blocked_transpose_is_an_exact_copy(shape):
     np.testing.assert_array_equal(t, np.swapaxes(a, 1, 2))
 
 
-def test_pooled_outputs_and_chunked_backward_equal_numpy(monkeypatch):
+@pytest.mark.parametrize("min_channels", [None, 1])     # 1: the Winograd path, chunked
+def test_pooled_outputs_and_chunked_backward_equal_numpy(monkeypatch, min_channels):
     """Outputs large enough for the buffer pool (>= 1 MB), several image chunks, twice over so
     the second pass runs on recycled blocks."""
+    if min_channels is not None:
+        monkeypatch.setattr(cpu_winograd, "MIN_CHANNELS", min_channels)
     rng = np.random.default_rng(11)
     x = rng.standard_normal((3, 16, 48, 48)).astype(np.float32)
     w = rng.standard_normal((40, 16, 3, 3)).astype(np.float32)

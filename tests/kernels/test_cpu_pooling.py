@@ -49,3 +49,25 @@ def test_noncontiguous_input_same_result():
         y, _ = cpu_pooling.pooling_forward(x, kernel=2, stride=2, pool_type=pool_type)
         np.testing.assert_array_equal(y, pooling.pooling_forward(np.ascontiguousarray(x), kernel=2,
                                                                  stride=2, pool_type=pool_type)[0])
+
+
+@given(st.integers(2, 9), st.integers(2, 9), st.sampled_from(["valid", "full"]),
+       st.sampled_from(["random", "ties", "special"]), st.booleans(), st.integers(0, 2**16))
+def test_vgg_2x2_stride_2_fast_path_equals_numpy_exactly(height, width, convention, values,
+                                                          float32, seed):
+    """kernel 2 / stride 2 / no pad runs its own kernel: same maxima (bits: signed zeros, NaN,
+    -inf and the dtype's lowest value) and the same first-maximum argmax as the specification."""
+    dtype = np.float32 if float32 else np.float64
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, height, width)).astype(dtype)
+    if values == "ties":
+        x = np.round(x) * 0.0 if seed % 2 else np.round(x)     # all-zero planes: -0 against +0
+    elif values == "special":
+        x.flat[::3] = np.nan
+        x.flat[1::5] = -np.inf
+        x.flat[2::7] = np.finfo(dtype).min
+    args = dict(kernel=(2, 2), stride=(2, 2), pooling_convention=convention)
+    y, cache = pooling.pooling_forward(x, **args)
+    y_k, cache_k = cpu_pooling.pooling_forward(x, **args)
+    np.testing.assert_array_equal(y_k.view(np.uint8), y.view(np.uint8))
+    np.testing.assert_array_equal(cache_k.argmax, cache.argmax)
