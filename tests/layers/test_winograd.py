@@ -32,26 +32,28 @@ def test_forward_equals_im2col_convolution(c):
     np.testing.assert_allclose(got, y, rtol=1e-12, atol=1e-12)
 
 
-@given(configs)
-def test_data_grad_by_flipped_kernel_equals_col2im(c):
+def _im2col_backward(c):
+    """(x, w, args, geometry, dy, (dx, dw, db)) of the im2col specification for a drawn case."""
     x, w, b, args = _draw(c)
     y, cache = conv.conv_forward(x, w, b, **args)
     dy = np.random.default_rng(c["seed"] + 1).standard_normal(y.shape)
-    dx = conv.conv_backward(dy, cache)[0]
+    return x, w, args, cache.geometry, dy, conv.conv_backward(dy, cache)
+
+
+@given(configs)
+def test_data_grad_by_flipped_kernel_equals_col2im(c):
+    x, w, args, geometry, dy, (dx, _, _) = _im2col_backward(c)
     if max(args["pad"]) > 2:       # pad > dilate*(k-1): the correlation would need a crop
-        assert conv.data_grad_geometry(cache.geometry) is None
+        assert conv.data_grad_geometry(geometry) is None
         return
-    np.testing.assert_allclose(winograd.winograd_data_grad(dy, w, cache.geometry), dx,
+    np.testing.assert_allclose(winograd.winograd_data_grad(dy, w, geometry), dx,
                                rtol=1e-12, atol=1e-12)
 
 
 @given(configs)
 def test_weight_grad_equals_im2col_weight_grad(c):
-    x, w, b, args = _draw(c)
-    y, cache = conv.conv_forward(x, w, b, **args)
-    dy = np.random.default_rng(c["seed"] + 2).standard_normal(y.shape)
-    dw = conv.conv_backward(dy, cache)[1]
-    got = winograd.winograd_weight_grad(x, dy, cache.geometry)
+    x, w, args, geometry, dy, (_, dw, _) = _im2col_backward(c)
+    got = winograd.winograd_weight_grad(x, dy, geometry)
     assert got.shape == dw.shape and got.dtype == dw.dtype
     np.testing.assert_allclose(got, dw, rtol=1e-12, atol=1e-12 * max(np.abs(dw).max(), 1))
 
