@@ -107,15 +107,17 @@ def _add_bias(y, bias):
 
 @numba.njit(cache=True, parallel=True)
 def _transpose_tiles(a, out):
-    """out[g, j, i] = a[g, i, j], tile by tile (16 x 16: one cache line of floats each way)."""
+    """out[g, j, i] = a[g, i, j], tile by tile: 8 rows of a (8 ways of L1: dW's rows are a power
+    of two apart, 16 rows would evict each other) x 64 columns. Measured on the 4608 x 1024 fc6
+    dW: 8 x 64 ~10 ms, 16 x 16 ~18 ms."""
     groups, rows, cols = a.shape
-    tile = 16
-    tile_rows, tile_cols = (rows + tile - 1) // tile, (cols + tile - 1) // tile
+    tile_i, tile_j = 8, 64
+    tile_rows, tile_cols = (rows + tile_i - 1) // tile_i, (cols + tile_j - 1) // tile_j
     for t in numba.prange(groups * tile_rows * tile_cols):
         g, rest = t // (tile_rows * tile_cols), t % (tile_rows * tile_cols)
-        i0, j0 = (rest // tile_cols) * tile, (rest % tile_cols) * tile
-        for j in range(j0, min(j0 + tile, cols)):
-            for i in range(i0, min(i0 + tile, rows)):
+        i0, j0 = (rest // tile_cols) * tile_i, (rest % tile_cols) * tile_j
+        for j in range(j0, min(j0 + tile_j, cols)):
+            for i in range(i0, min(i0 + tile_i, rows)):
                 out[g, j, i] = a[g, i, j]
 
 
