@@ -96,30 +96,124 @@ def _legacy_attrs(spec: dict) -> dict:
     return renamed
 
 
+_OP = "load_json"
+
+
+def _bad(what: str, expected: str, got, exc=ValueError):
+    raise exc(f"{_OP}: {what} must be {expected}, got {got!r}"[:600])
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry(value, what: str, nodes: list, bound: int, before: str = ""):
+    """A `[node id, output index(, version)]` entry checked against the nodes before `bound`.
+
+    MXNet rejects ids outside the node list (negative ones included: no Python wrap-around) and
+    output indices the node does not have."""
+    if not isinstance(value, list) or len(value) not in (2, 3) or not all(_is_int(v) for v in value):
+        _bad(what, "[node id, output index, version] (2 or 3 integers)", value)
+    node_id, index = value[0], value[1]
+    if not 0 <= node_id < bound:
+        _bad(what, f"a node id in 0..{bound - 1}{before}" if bound else "a node id (there are no "
+             f"nodes{before})", node_id)
+    node = nodes[node_id]
+    num_outputs = len(node.output_names())
+    if not 0 <= index < num_outputs:
+        _bad(f"{what} (output index of node {node.name!r})",
+             f"in 0..{num_outputs - 1}: the node has {num_outputs} output(s)", index)
+    version = value[2] if len(value) > 2 else 0
+    if version < 0:
+        _bad(f"{what} (version)", ">= 0", version)
+    return node, index, version
+
+
+def _node_fields(spec, position: int):
+    """(op, name, attrs) of the JSON node at `position`, each of the right type."""
+    where = f"nodes[{position}]"
+    if not isinstance(spec, dict):
+        _bad(where, "an object", type(spec).__name__, TypeError)
+    for field in ("op", "name"):
+        if field not in spec:
+            _bad(where, f'an object with a "{field}" field', sorted(spec))
+        if not isinstance(spec[field], str):
+            _bad(f'{where}["{field}"]', "a string", spec[field], TypeError)
+    for section in ("param", "attr", "attrs"):
+        value = spec.get(section)
+        if value is not None and not isinstance(value, dict):
+            _bad(f'{where}["{section}"] ({spec["name"]!r})', "an object of attributes", value,
+                 TypeError)
+    inputs = spec.get("inputs", [])
+    if not isinstance(inputs, list):
+        _bad(f'{where}["inputs"] ({spec["name"]!r})', "a list of [node id, output index, version]",
+             inputs, TypeError)
+    return spec["op"], spec["name"], inputs
+
+
+def _parse(text) -> dict:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{_OP}: the symbol JSON must be UTF-8 text, got {exc}") from None
+    if not isinstance(text, str):
+        _bad("the symbol JSON", "a str", type(text).__name__, TypeError)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{_OP}: the symbol JSON must be valid JSON, got {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{_OP}: the symbol JSON must be a graph object, got arrays or objects "
+                         "nested too deeply to read") from None
+    if not isinstance(data, dict):
+        _bad("the symbol JSON", 'an object with "nodes", "arg_nodes" and "heads"',
+             type(data).__name__)
+    return data
+
+
 def load_json(text: str) -> Symbol:
-    """A Symbol from MXNet symbol JSON; `load_json(s.tojson()).tojson() == s.tojson()`."""
-    data = json.loads(text)
+    """A Symbol from MXNet symbol JSON; `load_json(s.tojson()).tojson() == s.tojson()`.
+
+    Malformed documents raise ValueError/TypeError naming the field (`load_json: heads[0] ...`)."""
+    data = _parse(text)
     for field in ("nodes", "arg_nodes", "heads"):
         if field not in data:
             raise ValueError(f'JSONReader: Missing field "{field}"')
-    legacy = "mxnet_version" not in (data.get("attrs") or {})
+        if not isinstance(data[field], list):
+            _bad(field, "a list", data[field], TypeError)
+    top_attrs = data.get("attrs")
+    if top_attrs is not None and not isinstance(top_attrs, dict):
+        _bad("attrs", "an object", top_attrs, TypeError)
+    legacy = "mxnet_version" not in (top_attrs or {})
     nodes: list[Node] = []
+    variables: dict = {}
     for position, spec in enumerate(data["nodes"]):
+        op_name, name, raw_inputs = _node_fields(spec, position)
         attrs = _legacy_attrs(spec)
         inputs, versions = [], []
-        for entry in spec.get("inputs", []):
-            if not 0 <= entry[0] < position:
-                raise ValueError(f"load_json: node {spec.get('name')!r} reads node {entry[0]}, "
-                                 "which does not come before it")
-            inputs.append((nodes[entry[0]], int(entry[1])))
-            versions.append(int(entry[2]) if len(entry) > 2 else 0)
-        if spec["op"] == "null":
-            nodes.append(Node(None, spec["name"], attrs, []))
+        for k, value in enumerate(raw_inputs):
+            source, index, version = _entry(value, f"nodes[{position}] ({name!r}) inputs[{k}]",
+                                            nodes, position, " (a node before it)")
+            inputs.append((source, index))
+            versions.append(version)
+        if op_name == "null":
+            if name in variables:
+                _bad(f"nodes[{position}] name", f"unique among variables (nodes[{variables[name]}] "
+                     "is also named so): argument names must not repeat", name)
+            variables[name] = position
+            nodes.append(Node(None, name, attrs, []))
             continue
-        nodes.append(_op_node(spec["op"], spec["name"], attrs, inputs, versions, legacy))
+        try:
+            nodes.append(_op_node(op_name, name, attrs, inputs, versions, legacy))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{_OP}: nodes[{position}] ({name!r}): {exc}") from None
+    if not data["heads"]:
+        _bad("heads", "a non-empty list of [node id, output index, version]", data["heads"])
     heads = []
-    for entry in data["heads"]:
-        heads.append((nodes[entry[0]], int(entry[1])))
+    for k, value in enumerate(data["heads"]):
+        source, index, _ = _entry(value, f"heads[{k}]", nodes, len(nodes))
+        heads.append((source, index))
     return Symbol(heads)
 
 
@@ -154,5 +248,10 @@ def _op_node(op_name: str, name: str, attrs: dict, inputs: list, versions: list,
 
 
 def load(fname) -> Symbol:
-    with open(fname, encoding="utf-8") as handle:
-        return load_json(handle.read())
+    """The Symbol of an MXNet `-symbol.json` file; errors name the file."""
+    with open(fname, "rb") as handle:
+        raw = handle.read()
+    try:
+        return load_json(raw)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{fname}: {exc}") from None

@@ -194,3 +194,71 @@ def test_small_convnet_matches_mxnet_json():
     net = sym.FullyConnected(data=net, num_hidden=3, name="fc")
     out = sym.SoftmaxOutput(data=net, name="softmax")
     assert out.tojson() == _mxnet_json("small_convnet")
+
+
+# ---- malformed documents: a ValueError/TypeError naming the field, never an internal exception ----
+def _conv_relu_doc():
+    conv = sym.Convolution(sym.Variable("data"), num_filter=2, kernel=(3, 3), name="conv")
+    return json.loads(sym.Activation(conv, act_type="relu", name="relu").tojson())
+
+
+def _broken(edit):
+    doc = _conv_relu_doc()
+    edit(doc)
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d.update(heads=[[99, 0, 0]]), r"heads\[0\] must be a node id in 0\.\.4, got 99"),
+    (lambda d: d.update(heads=[[-3, 0, 0]]), r"heads\[0\] must be a node id in 0\.\.4, got -3"),
+    (lambda d: d.update(heads=[[4, 5, 0]]), r"heads\[0\] \(output index of node 'relu'\) must be "
+                                            r"in 0\.\.0: the node has 1 output"),
+    (lambda d: d.update(heads=[]), r"heads must be a non-empty list"),
+    (lambda d: d["nodes"][3].update(inputs=[[0]]), r"nodes\[3\] \('conv'\) inputs\[0\] must be "
+                                                   r"\[node id, output index, version\]"),
+    (lambda d: d["nodes"][3].update(inputs=[[3, 5, 0]]),
+     r"nodes\[3\] \('conv'\) inputs\[0\] must be a node id in 0\.\.2 \(a node before it\), got 3"),
+    (lambda d: d["nodes"][3].update(inputs=[[2, 5, 0]]), r".*output index of node 'conv_bias'\) "
+                                                         r"must be in 0\.\.0.*got 5"),
+    (lambda d: d["nodes"][3].update(inputs=[["a", 0, 0]]), r".*inputs\[0\] must be \[node id"),
+    (lambda d: d["nodes"][3].update(inputs=[[True, 0, 0]]), r".*inputs\[0\] must be \[node id"),
+    (lambda d: d["nodes"][1].pop("op"), r'nodes\[1\] must be an object with a "op" field'),
+    (lambda d: d["nodes"][1].pop("name"), r'nodes\[1\] must be an object with a "name" field'),
+    (lambda d: d["nodes"][3].update(op=3), r'nodes\[3\]\["op"\] must be a string, got 3'),
+    (lambda d: d["nodes"][3].update(op="Foo"), r"nodes\[3\] \('conv'\): unknown operator 'Foo'"),
+    (lambda d: d["nodes"].__setitem__(1, 5), r"nodes\[1\] must be an object, got 'int'"),
+    (lambda d: d["nodes"][3].update(inputs=None), r'nodes\[3\]\["inputs"\] \(\'conv\'\) must be a list'),
+    (lambda d: d["nodes"][3].update(attrs=[1, 2]), r'nodes\[3\]\["attrs"\] \(\'conv\'\) must be an object'),
+    (lambda d: d["nodes"][3].update(attrs="x"), r'nodes\[3\]\["attrs"\] \(\'conv\'\) must be an object'),
+    (lambda d: d.update(nodes=5), r"nodes must be a list, got 5"),
+    (lambda d: d.update(heads=None), r"heads must be a list, got None"),
+    (lambda d: d.update(attrs=5), r"attrs must be an object, got 5"),
+    (lambda d: d["nodes"][2].update(name="data"), r"nodes\[2\] name must be unique among variables "
+                                                  r"\(nodes\[0\] is also named so\)"),
+])
+def test_malformed_json_is_a_clear_error_naming_the_field(edit, match):
+    with pytest.raises((ValueError, TypeError), match="^load_json: " + match):
+        sym.load_json(_broken(edit))
+
+
+def test_deeply_nested_json_is_a_value_error_not_a_recursion_error():
+    with pytest.raises(ValueError, match="load_json: .*nested too deeply"):
+        sym.load_json("[" * 100000 + "]" * 100000)
+
+
+def test_json_that_is_not_a_graph_object_is_a_value_error():
+    with pytest.raises(ValueError, match='load_json: the symbol JSON must be an object with "nodes"'):
+        sym.load_json("[1, 2]")
+    with pytest.raises(ValueError, match="load_json: the symbol JSON must be valid JSON"):
+        sym.load_json("{")
+
+
+def test_load_names_the_file_of_undecodable_or_invalid_json(tmp_path):
+    binary = tmp_path / "binary-symbol.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match=f"{binary}: load_json: the symbol JSON must be UTF-8"):
+        sym.load(str(binary))
+    broken = tmp_path / "broken-symbol.json"
+    broken.write_text('{"nodes": [')
+    with pytest.raises(ValueError, match=f"{broken}: load_json: the symbol JSON must be valid JSON"):
+        sym.load(str(broken))
