@@ -25,6 +25,7 @@ from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variance
 from ssdref.multibox.nms import check_nms_comparator, nms, score_order
 
 OP = "MultiBoxDetection"
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
 class DetectionParams(NamedTuple):
@@ -72,6 +73,9 @@ def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, backgrou
     for name, value in (("background_id", background_id), ("nms_topk", nms_topk)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             fail(OP, f"{name} must be an integer, got {value!r}", TypeError)
+        # MXNet's parameters are C++ ints: a value outside int32 fails its parameter parser.
+        if not INT32_MIN <= value <= INT32_MAX:
+            fail(OP, f"{name} must be an int32 in [{INT32_MIN}, {INT32_MAX}], got {value}")
     params = DetectionParams(bool(clip), float(threshold), int(background_id), float(nms_threshold),
                              bool(force_suppress), check_variances(OP, variances), int(nms_topk),
                              check_nms_comparator(OP, nms_comparator))

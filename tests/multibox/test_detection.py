@@ -158,3 +158,16 @@ def test_inputs_are_not_mutated(backend):
 def test_bad_inputs_raise_clear_errors(backend, args, kwargs, error, match):
     with pytest.raises(error, match=f"MultiBoxDetection: .*{match}"):
         dispatch(multibox_detection)(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name, value", [("nms_topk", 10**20), ("nms_topk", -10**20),
+                                         ("nms_topk", 2**31), ("background_id", -2**31 - 1)])
+def test_integer_arguments_outside_int32_are_rejected_as_mxnet_does(backend, name, value):
+    with pytest.raises(ValueError, match=f"MultiBoxDetection: {name} must be an int32 in "
+                                         rf"\[-2147483648, 2147483647\], got {value}"):
+        d1(**{name: value})
+
+
+def test_int32_extremes_of_nms_topk_are_accepted(backend, printed):
+    printed(d1(nms_topk=2**31 - 1), D1_OUT)
+    printed(d1(nms_topk=-2**31), D1_OUT)
