@@ -155,7 +155,12 @@ def _target_image(anchors, gt_rows, logits, consts, ratio32, mine, use_threshold
     # Step 5: negatives.
     negative = np.zeros(num_anchors, np.bool_)
     if mine:
-        num_negative = int(np.float32(num_positive) * ratio32)
+        product = np.float32(num_positive) * ratio32
+        # x86 static_cast<int>(float): NaN or outside int32 -> INT32_MIN (spec.float_to_int32)
+        if product >= 2147483648.0 or not product >= -2147483648.0:
+            num_negative = -2147483648
+        else:
+            num_negative = int(product)
         num_negative = min(num_negative, num_anchors - num_positive)
         if num_negative > 0:
             num_candidates = 0

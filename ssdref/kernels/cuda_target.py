@@ -172,7 +172,12 @@ def _mining_kernel(dtype_name: str):
         wanted = 0
         if active:
             npos = num_pos[b]
-            wanted = numba.int64(mul32(numba.float32(npos), ratio32))
+            product = mul32(numba.float32(npos), ratio32)
+            # x86 static_cast<int>(float): NaN or outside int32 -> INT32_MIN (spec.float_to_int32)
+            if product >= 2147483648.0 or not product >= -2147483648.0:
+                wanted = numba.int64(-2147483648)
+            else:
+                wanted = numba.int64(product)
             wanted = min(wanted, num_anchors - npos)
         local = 0
         for a in range(tid, num_anchors, cuda.blockDim.x):

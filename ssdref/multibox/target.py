@@ -10,6 +10,7 @@ Conventions that bite (step numbers are the spec's):
   4. Threshold stage: best gt per remaining anchor over all valid gts (ties: lowest gt), positive
      when IoU > overlap_threshold strictly. Skipped when overlap_threshold <= 0.
   5. Negatives: all non-positives (ratio <= 0), or hard negative mining: int(f32(num_pos) * ratio)
+     (x86's int32 truncation: a product >= 2**31 becomes INT32_MIN, so no negatives at all)
      anchors with max IoU < negative_mining_thresh, lowest softmax background probability first
      (expf, sum in class order), stable on ties; too few candidates -> ValueError (MXNet aborts).
      `minimum_negative_samples` is accepted but ignored, as on MXNet's CPU (only its GPU code uses it).
@@ -53,8 +54,9 @@ def check_target_inputs(anchor, label, cls_pred, overlap_threshold, ignore_label
         fail(OP, f"anchor must have shape (1, num_anchors > 0, 4) (anchors are shared across the "
                  f"batch), got {anchor.shape}")
     label = check_array(OP, "label", label, ndim=3)
-    if label.shape[1] == 0 or label.shape[2] < 5:
-        fail(OP, f"label must have shape (batch, rows > 0, 5 or more columns), got {label.shape}")
+    if label.shape[0] == 0 or label.shape[1] == 0 or label.shape[2] < 5:
+        # batch 0: MXNet's shape inference reads a 0 dimension as unknown and cannot run the op
+        fail(OP, f"label must have shape (batch > 0, rows > 0, 5 or more columns), got {label.shape}")
     cls_pred = check_array(OP, "cls_pred", cls_pred, ndim=3)
     num_anchors = anchor.shape[1]
     if cls_pred.shape[0] != label.shape[0] or cls_pred.shape[2] != num_anchors \
@@ -121,10 +123,28 @@ def too_few_candidates_error(image, num_candidates, num_negative):
              f"{num_negative})\")")
 
 
+INT32_MIN = -2**31
+
+
+def float_to_int32(value) -> int:
+    """C++'s static_cast<int>(float) as x86 computes it (cvttss2si): truncation toward zero, and
+    INT32_MIN for NaN or anything outside int32 (the "integer indefinite" value)."""
+    value = float(value)
+    if not -2.0**31 <= value < 2.0**31:
+        return INT32_MIN
+    return int(value)
+
+
 def negative_count(num_positive, num_anchors, ratio, minimum_negative_samples=0):
     """Step 5: int(float32(num_positive) * float32(ratio)), at least minimum_negative_samples (0 on
-    MXNet's CPU, which ignores it), capped at num_anchors - num_positive."""
-    wanted = max(int(np.float32(num_positive) * np.float32(ratio)), minimum_negative_samples)
+    MXNet's CPU, which ignores it), capped at num_anchors - num_positive.
+
+    The product is truncated to int32 as MXNet's `static_cast<int>` does on x86: a product of 2**31
+    or more (a huge ratio) becomes INT32_MIN, so no negatives are mined at all (MXNet 1.9.1 gives
+    cls_target -1 for every non-positive anchor there)."""
+    with np.errstate(over="ignore"):
+        product = np.float32(num_positive) * np.float32(ratio)
+    wanted = max(float_to_int32(product), minimum_negative_samples)
     return min(wanted, num_anchors - num_positive)
 
 

@@ -94,3 +94,13 @@ def test_other_presets_give_the_specification_result(preset):
     label = np.array([[[0, .5, .5, 1, 1], PAD]], np.float32)
     logits = np.random.RandomState(0).randn(1, 3, 6).astype(np.float32)
     both(A6, label, logits, **SSD, minimum_negative_samples=3, preset=preset)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("ratio", [1e10, 1e19])
+def test_huge_negative_mining_ratio_mines_nothing_like_the_cpu_backends(ratio):
+    anchors = np.array([[[0, 0, .5, .5], [.5, .5, 1, 1], [0, .5, .5, 1]]], np.float32)
+    label = np.array([[[0, 0, 0, .5, .5]]], np.float32)
+    _, _, cls = both(anchors, label, np.zeros((1, 2, 3), np.float32),
+                     negative_mining_ratio=ratio, negative_mining_thresh=.5)
+    assert cls.tolist() == [[1, -1, -1]]

@@ -189,6 +189,8 @@ def test_inputs_are_not_mutated_and_float64_agrees(backend):
     ((A6, np.zeros((1, 1, 5), F), np.zeros((1, 2, 5), F)), ValueError, "cls_pred must have shape"),
     ((A6, np.zeros((1, 1, 5), np.float64), np.zeros((1, 2, 6), F)), TypeError, "share one dtype"),
     ((A6, np.full((1, 1, 5), np.nan, F), np.zeros((1, 2, 6), F)), ValueError, "must be finite"),
+    ((A6, np.zeros((0, 2, 5), F), np.zeros((0, 2, 6), F)), ValueError,
+     r"label must have shape \(batch > 0, rows > 0, 5 or more columns\), got \(0, 2, 5\)"),
 ])
 def test_bad_inputs_raise_clear_errors(backend, args, error, match):
     with pytest.raises(error, match=f"MultiBoxTarget: .*{match}"):
@@ -217,3 +219,22 @@ def test_mining_count_is_min_of_truncated_product_and_free_anchors(seed, ratio):
                                 negative_mining_thresh=1.0)
     num_positive = int((cls > 0).sum())
     assert int((cls == 0).sum()) == min(int(num_positive * ratio), 12 - num_positive)
+
+
+@pytest.mark.parametrize("ratio", [1e10, 1e19, 2.0**31, 1e30])
+def test_huge_negative_mining_ratio_overflows_int32_and_mines_nothing_as_mxnet(backend, ratio):
+    # MXNet: static_cast<int>(1.0f * ratio) is INT32_MIN on x86, so num_negative <= 0: every
+    # non-positive anchor stays ignored (cls_target -1), on every backend alike.
+    anchors = [[[0, 0, .5, .5], [.5, .5, 1, 1], [0, .5, .5, 1]]]
+    _, _, cls = target(anchors, [[[0, 0, 0, .5, .5]]], zeros_logits(3),
+                       negative_mining_ratio=ratio, negative_mining_thresh=.5)
+    assert cls.tolist() == [[1, -1, -1]]
+
+
+def test_largest_mining_product_below_int32_still_mines(backend):
+    ratio = float(np.nextafter(F(2.0**31), F(0)))          # 2147483520: fits int32
+    anchors = [[[0, 0, .5, .5], [.5, .5, 1, 1], [0, .5, .5, 1]]]
+    _, _, cls = target(anchors, [[[0, 0, 0, .5, .5]]], zeros_logits(3),
+                       negative_mining_ratio=ratio, negative_mining_thresh=.5)
+    assert cls.tolist() == [[1, 0, 0]]
+    assert negative_count(1, 3, ratio) == 2 and negative_count(1, 3, 2.0**31) == 0
