@@ -65,8 +65,13 @@ def _floats(op, name, value):
         values = tuple(float(v) for v in value)
     except (TypeError, ValueError):
         fail(op, f"{name} must be a tuple of numbers, got {value!r}", TypeError)
-    if not all(np.isfinite(values)):
-        fail(op, f"{name} must be finite, got {values}")
+    # MXNet's parameters are C++ floats: a value finite in float64 but not in float32 (1e39)
+    # fails its parser, so the check runs in float32 whatever the data's dtype.
+    with np.errstate(over="ignore"):
+        finite32 = np.isfinite(np.asarray(values, np.float64).astype(np.float32))
+    if not all(np.isfinite(values)) or not finite32.all():
+        fail(op, f"{name} must be finite float32 numbers (|v| <= {float(np.finfo(np.float32).max):.7g}), "
+                 f"got {values}")
     return values
 
 

@@ -93,3 +93,12 @@ def test_bad_data_raises(backend):
         prior(np.zeros((2, 2), np.float32))
     with pytest.raises(TypeError, match="MultiBoxPrior: data must be float32 or float64"):
         prior(np.zeros((1, 1, 2, 2), np.int32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, value", [("sizes", (1e39,)), ("ratios", (1.0, -1e39)),
+                                         ("steps", (1e39, 1e39)), ("sizes", (float("inf"),))])
+def test_arguments_beyond_float32_are_rejected_as_mxnet_does(backend, dtype, name, value):
+    # MXNet's float parameters cannot hold 1e39; before, sizes=(1e39,) gave all +-inf anchors.
+    with pytest.raises(ValueError, match=f"MultiBoxPrior: {name} must be finite float32 numbers"):
+        prior(np.zeros((1, 1, 2, 2), dtype), **{name: value})
