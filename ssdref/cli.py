@@ -6,6 +6,7 @@ import importlib
 import os
 import sys
 
+from ssdref.errors import UsageError
 from ssdref.report import format_table
 
 
@@ -90,7 +91,29 @@ def main(argv: list[str] | None = None) -> int:
         for name in DEMO_THREAD_ENV:
             os.environ.setdefault(name, "1")
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CLI_ERRORS as exc:
+        # A bad argument or input file: one line on stderr, no traceback (SSDREF_TRACEBACK=1 shows it).
+        if os.environ.get("SSDREF_TRACEBACK", "") not in ("", "0"):
+            raise
+        message = error_line(exc)
+        if message.startswith(f"{args.command}: "):          # the command already names itself
+            message = message[len(args.command) + 2:]
+        print(f"ssdref {args.command}: error: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+
+
+# What a user's arguments or files can cause; anything else is a bug in ssdref and keeps its traceback.
+CLI_ERRORS = (ValueError, TypeError, OSError, NotImplementedError, MemoryError)
+
+
+def error_line(exc: BaseException) -> str:
+    """The exception as one line: its message with newlines folded, or its type when it has none."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}"
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ Message form (STYLE.md): `<Op>: <argument> must be <what was expected>, got <wha
 `MultiBoxTarget: label must have 5 or more columns per row, got shape (2, 3, 4)`.
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -89,3 +90,19 @@ def check_finite(op: str, name: str, x: np.ndarray):
     """Reject NaN/inf where an op would otherwise produce a silent NaN."""
     if not np.all(np.isfinite(x)):
         fail(op, f"{name} must be finite, got {int(np.size(x) - np.isfinite(x).sum())} NaN/inf values")
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work (the `ssdref` command exits 2 on it, as argparse)."""
+
+
+def check_out_file(command: str, option: str, path) -> str:
+    """`path` can be written as a file: its folder exists and it is not itself a folder."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{command}: {option} must be a file in an existing folder, got {path!r} "
+                         f"(no folder {folder})")
+    if os.path.isdir(path):
+        raise UsageError(f"{command}: {option} must be a file, got the folder {path!r}")
+    return path

@@ -329,17 +329,35 @@ def random_params(symbol, data_shape, seed=0, batch=1):
 def _cmd_export_onnx(args) -> int:
     import os
 
+    from ssdref.errors import UsageError, check_out_file
     from ssdref.io.checkpoint import deploy_symbol
     from ssdref.io.mxnet_params import checkpoint_params_path, load_params
     from ssdref.model import get_config, get_symbol
 
+    check_out_file(_OP, "OUT", args.out)
+    for option, value in (("--data-shape", args.data_shape), ("--num-classes", args.num_classes),
+                          ("--batch", args.batch)):
+        if value <= 0:
+            raise UsageError(f"{_OP}: {option} must be > 0, got {value}")
+    if args.params:
+        if args.epoch is None:
+            raise UsageError(f"{_OP}: --epoch must be given with --params (the checkpoint's "
+                             f"number: {args.params}-EPOCH.params), got none")
+        params_path = checkpoint_params_path(args.params, args.epoch)
+        if not os.path.exists(params_path):
+            raise UsageError(f"{_OP}: --params/--epoch must name an existing checkpoint, got "
+                             f"{params_path!r} (no such file)")
     if args.params and os.path.exists(f"{args.params}-symbol.json"):
         from ssdref import sym
         symbol = deploy_symbol(sym.load(f"{args.params}-symbol.json"))
     else:
-        symbol = get_symbol(**get_config(args.network, args.data_shape, num_classes=args.num_classes))
+        try:
+            config = get_config(args.network, args.data_shape, num_classes=args.num_classes)
+        except (ValueError, NotImplementedError) as exc:
+            raise UsageError(f"{_OP}: --network/--data-shape/--num-classes: {exc}") from None
+        symbol = get_symbol(**config)
     if args.params:
-        arg_params, aux_params = load_params(checkpoint_params_path(args.params, args.epoch))
+        arg_params, aux_params = load_params(params_path)
     else:
         arg_params, aux_params = random_params(symbol, args.data_shape, seed=args.seed, batch=args.batch)
         print(f"{_OP}: no --params given: random parameters (seed {args.seed})", file=sys.stderr)
@@ -360,7 +378,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--data-shape", type=int, default=64)
     p.add_argument("--num-classes", type=int, default=3)
     p.add_argument("--params", default="", help="checkpoint PREFIX (its -symbol.json is used when present)")
-    p.add_argument("--epoch", type=int, default=0)
+    p.add_argument("--epoch", type=int, default=None, help="the checkpoint's epoch (with --params)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seed", type=int, default=0, help="seed of the random parameters without --params")
     p.set_defaults(func=_cmd_export_onnx)

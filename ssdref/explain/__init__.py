@@ -79,7 +79,12 @@ def run_network(symbol, data, label, arg_params=None, aux_params=None, seed=0):
     init_params(Xavier(rnd_type="gaussian", factor_type="out", magnitude=2), params, executor.aux_dict,
                 group.attr_dict(), rng=np.random.default_rng([int(seed), 7]))
     if arg_params:
-        executor.copy_params_from(arg_params, aux_params or {}, allow_extra_params=True)
+        try:
+            executor.copy_params_from(arg_params, aux_params or {}, allow_extra_params=True)
+        except ValueError as exc:
+            raise ValueError(f"explain: the parameters must fit the graph built from network, "
+                             f"data_shape, num_classes and config (the demo's checkpoints need "
+                             f"--demo-config), got a mismatch: {exc}") from None
     outs = executor.forward(is_train=False, data=data, label=label)
     names = ["cls_prob", "loc_loss", "cls_label", "det_out"] + list(wanted)
     return dict(zip(names, outs)), internals
@@ -166,7 +171,32 @@ def explain(image_index=0, out="explain-out", seed=0, *, network="tiny", data_sh
     return Report(result, out, markdown, written, source, builder)
 
 
+def _check_cli_args(args) -> None:
+    """UsageError (exit 2) for arguments that cannot build a graph or find a checkpoint."""
+    from ssdref.errors import UsageError
+    from ssdref.model import get_config
+
+    for option, least in (("--image", 0), ("--data-shape", 1), ("--num-classes", 1),
+                          ("--train-epochs", 0)):
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value < least:
+            raise UsageError(f"explain: {option} must be >= {least}, got {value}")
+    try:
+        get_config(args.network, args.data_shape, num_classes=args.num_classes)
+    except (ValueError, NotImplementedError) as exc:
+        raise UsageError(f"explain: --network/--data-shape/--num-classes: {exc}") from None
+    if args.params is not None and args.epoch is None:
+        raise UsageError(f"explain: --epoch must be given with --params (the checkpoint's number: "
+                         f"{args.params}-EPOCH.params), got none")
+    if args.params is None and args.epoch is not None:
+        raise UsageError(f"explain: --epoch needs --params (the checkpoint's prefix), got --epoch "
+                         f"{args.epoch} alone")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"explain: --out must be a folder, got the file {args.out!r}")
+
+
 def _cmd_explain(args) -> int:
+    _check_cli_args(args)
     config = None
     if args.demo_config:
         from ssdref.demo import DEMO_CONFIG as config

@@ -21,7 +21,6 @@ Conventions that bite:
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
@@ -61,15 +60,21 @@ def deploy_symbol(symbol):
                                          name=detection.name, **attrs)
 
 
+def checkpoint_paths(prefix, epoch) -> tuple:
+    """(`<prefix>-symbol.json`, `<prefix>-<epoch:04d>.params`); FileNotFoundError unless both exist."""
+    json_path = f"{prefix}-symbol.json"
+    params_path = checkpoint_params_path(prefix, epoch)
+    for path in (json_path, params_path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{_OP}: checkpoint file {path} does not exist")
+    return json_path, params_path
+
+
 def load_checkpoint(prefix, epoch):
     """(deploy symbol, arg_params, aux_params) of `<prefix>-symbol.json` + `<prefix>-<epoch>.params`."""
     from ssdref import sym
 
-    json_path = f"{prefix}-symbol.json"
-    params_path = checkpoint_params_path(prefix, epoch)
-    for path in (json_path, params_path):
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{_OP}: checkpoint file {path} does not exist")
+    json_path, params_path = checkpoint_paths(prefix, epoch)
     arg_params, aux_params = load_params(params_path)
     return deploy_symbol(sym.load(json_path)), arg_params, aux_params
 
@@ -77,16 +82,23 @@ def load_checkpoint(prefix, epoch):
 # ---------------------------------------------------------------------------- the image
 def read_image(path) -> np.ndarray:
     """RGB pixels (3, H, W) float32 in 0..255 from a .npy array or an image file (matplotlib)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{_OP}: IMAGE must be an existing file, got {str(path)!r}")
     if str(path).endswith(".npy"):
-        image = np.load(path)
-        if image.ndim == 4 and image.shape[0] == 1:
-            image = image[0]
-        if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"{_OP}: IMAGE .npy must hold a (3, H, W) RGB array, got shape {image.shape}")
-        return image.astype(np.float32)
+        try:
+            image = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{_OP}: IMAGE {str(path)!r} must be a NumPy .npy array file, got an "
+                             f"unreadable file ({exc})") from None
+        return check_image(image, f"IMAGE {str(path)!r}")
     import matplotlib.image
 
-    image = matplotlib.image.imread(path)
+    try:
+        image = matplotlib.image.imread(path)
+    except Exception as exc:    # PIL's UnidentifiedImageError, SyntaxError, ValueError, OSError...
+        raise ValueError(f"{_OP}: IMAGE {str(path)!r} must be a .npy array or an image file "
+                         f"matplotlib reads (PNG, JPEG...), got an unreadable file "
+                         f"({type(exc).__name__}: {exc})") from None
     if image.dtype.kind == "f":           # PNG: floats in 0..1
         image = image * 255.0
     if image.ndim == 2:
@@ -94,6 +106,22 @@ def read_image(path) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise ValueError(f"{_OP}: IMAGE must be an RGB(A) or grey image, got shape {image.shape}")
     return np.ascontiguousarray(image[:, :, :3].transpose(2, 0, 1)).astype(np.float32)
+
+
+def check_image(image, what="image") -> np.ndarray:
+    """`image` as (3, H, W) float32 RGB pixels; (1, 3, H, W) is accepted, anything else refused."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{_OP}: {what} must be a numpy array or a path, got {type(image).__name__}")
+    if image.ndim == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 3 or image.shape[0] != 3 or image.shape[1] == 0 or image.shape[2] == 0:
+        raise ValueError(f"{_OP}: {what} must be a (3, H, W) RGB array with H, W > 0, got shape "
+                         f"{image.shape}")
+    if image.dtype.kind not in "biuf":
+        raise TypeError(f"{_OP}: {what} must hold numbers (RGB pixels in 0..255), got dtype {image.dtype}")
+    if not np.all(np.isfinite(image)):
+        raise ValueError(f"{_OP}: {what} must hold finite pixel values, got NaN or inf")
+    return image.astype(np.float32)
 
 
 def resize_bilinear(image, height, width) -> np.ndarray:
@@ -126,16 +154,40 @@ def preprocess(image, data_shape, mean_pixels=MEAN_PIXELS) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- running
-def run_checkpoint(prefix, epoch, image, *, data_shape=None, mean_pixels=MEAN_PIXELS) -> np.ndarray:
-    """MultiBoxDetection rows (1, A, 6) of the checkpoint on `image` ((3, H, W) array or a path)."""
+def missing_params(executor, arg_params, aux_params) -> list:
+    """Names of the executor's parameters (arguments but `data`, auxiliary states) given no value."""
+    return ([name for name in executor.arg_dict if name != "data" and name not in arg_params]
+            + [name for name in executor.aux_dict if name not in aux_params])
+
+
+def run_checkpoint(prefix, epoch, image, *, data_shape=None, mean_pixels=MEAN_PIXELS,
+                   allow_missing=False) -> np.ndarray:
+    """MultiBoxDetection rows (1, A, 6) of the checkpoint on `image` ((3, H, W) array or a path).
+
+    As MXNet's Module.set_params, a parameter of the symbol missing from the .params file is an
+    error unless allow_missing=True (then it stays zero, as the Module's bound arrays do)."""
     symbol, arg_params, aux_params = load_checkpoint(prefix, epoch)
-    if not isinstance(image, np.ndarray):
-        image = read_image(image)
+    image = check_image(image) if isinstance(image, np.ndarray) else read_image(image)
     if data_shape is None:
         data_shape = image.shape[1] if image.shape[1] == image.shape[2] else 300
+    if isinstance(data_shape, bool) or not isinstance(data_shape, (int, np.integer)) or data_shape <= 0:
+        raise ValueError(f"{_OP}: data_shape must be an integer > 0, got {data_shape!r}")
+    mean = np.asarray(mean_pixels, np.float64)
+    if mean.shape != (3,) or not np.all(np.isfinite(mean)):
+        raise ValueError(f"{_OP}: mean_pixels must be 3 finite numbers (R, G, B), got {mean_pixels!r}")
     data = preprocess(image, int(data_shape), mean_pixels)
     executor = symbol.simple_bind(grad_req="null", data=data.shape)
-    executor.copy_params_from(arg_params, aux_params, allow_extra_params=True)
+    missing = missing_params(executor, arg_params, aux_params)
+    if missing and not allow_missing:
+        shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+        raise ValueError(f"{_OP}: the .params file must hold every parameter of the symbol (MXNet's "
+                         f"set_params refuses missing ones unless allow_missing=True), got "
+                         f"{len(missing)} missing: {shown}")
+    try:
+        executor.copy_params_from(arg_params, aux_params, allow_extra_params=True)
+    except ValueError as exc:
+        raise ValueError(f"{_OP}: the .params file must fit the symbol at data_shape {data_shape}, "
+                         f"got {exc}") from None
     return executor.forward(is_train=False, data=data)[0]
 
 
@@ -189,13 +241,19 @@ def draw_detections(image, rows, out, class_names=None) -> None:
 
 
 def _cmd_run_checkpoint(args) -> int:
-    try:
+    from ssdref.errors import UsageError, check_out_file
+
+    if args.out:
+        check_out_file(_OP, "--out", args.out)
+    if args.data_shape is not None and args.data_shape <= 0:
+        raise UsageError(f"{_OP}: --data-shape must be > 0, got {args.data_shape}")
+    try:    # the command's arguments: files that are missing or not what they must be (exit 2)
+        checkpoint_paths(args.prefix, args.epoch)
         image = read_image(args.image)
-        detections = run_checkpoint(args.prefix, args.epoch, image, data_shape=args.data_shape,
-                                    mean_pixels=tuple(args.mean))
     except (FileNotFoundError, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
+    detections = run_checkpoint(args.prefix, args.epoch, image, data_shape=args.data_shape,
+                                mean_pixels=tuple(args.mean), allow_missing=args.allow_missing)
     names = args.class_names.split(",") if args.class_names else None
     rows = shown_rows(detections, args.threshold)
     valid = int((detections[0, :, 0] >= 0).sum())
@@ -220,4 +278,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--mean", type=float, nargs=3, default=MEAN_PIXELS, metavar=("R", "G", "B"),
                    help="mean pixel subtracted (default 123 117 104, the example's)")
     p.add_argument("--class-names", default="", help="comma-separated names for class ids 0, 1, ...")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="run even if the .params lacks some parameters (they stay zero), as MXNet's "
+                        "set_params(allow_missing=True)")
     p.set_defaults(func=_cmd_run_checkpoint)

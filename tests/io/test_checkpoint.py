@@ -125,3 +125,88 @@ def test_cli_prints_table_and_draws(tmp_path, capsys, train_symbol_detections):
     rows = shown_rows(train_symbol_detections, 0.5)
     assert f"{len(rows)} with score >= 0.5" in text
     assert out.stat().st_size > 1000
+
+
+# ---- bad inputs: clear errors, and MXNet's refusal of missing parameters ----
+def _empty_params_prefix(tmp_path):
+    shutil.copy(os.path.join(DATA, "tiny-symbol.json"), tmp_path / "empty-symbol.json")
+    save_params(str(tmp_path / "empty-0002.params"), {}, {})
+    return str(tmp_path / "empty")
+
+
+def test_missing_parameters_are_refused_unless_allowed_as_mxnet_set_params(tmp_path, image):
+    prefix = _empty_params_prefix(tmp_path)
+    with pytest.raises(ValueError, match=r"run-checkpoint: the \.params file must hold every "
+                                         r"parameter of the symbol .* got 33 missing: relu3_1_scale"):
+        run_checkpoint(prefix, EPOCH, image)
+    detections = run_checkpoint(prefix, EPOCH, image, allow_missing=True)     # zeros, as MXNet's
+    assert detections.shape[0] == 1
+
+
+def test_partial_params_name_the_missing_ones(tmp_path, image):
+    args, aux = load_params(os.path.join(DATA, "tiny-0002.params"))
+    args.pop("conv2_1_bias")
+    shutil.copy(os.path.join(DATA, "tiny-symbol.json"), tmp_path / "part-symbol.json")
+    save_params(str(tmp_path / "part-0002.params"), args, aux)
+    with pytest.raises(ValueError, match="got 1 missing: conv2_1_bias$"):
+        run_checkpoint(str(tmp_path / "part"), EPOCH, image)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (np.zeros((64, 64), np.float32), ValueError,
+     r"must be a \(3, H, W\) RGB array .*got shape \(64, 64\)"),
+    (np.zeros((4, 8, 8), np.float32), ValueError, r"got shape \(4, 8, 8\)"),
+    (np.zeros((3, 0, 8), np.float32), ValueError, r"H, W > 0, got shape \(3, 0, 8\)"),
+    (np.full((3, 8, 8), np.nan, np.float32), ValueError, "must hold finite pixel values"),
+    (np.zeros((3, 8, 8), object), TypeError, "must hold numbers"),
+])
+def test_bad_image_arrays_are_clear_errors(bad, error, match):
+    with pytest.raises(error, match="run-checkpoint: image .*" + match):
+        run_checkpoint(PREFIX, EPOCH, bad)
+
+
+def test_unreadable_image_file_is_a_value_error_naming_it(tmp_path):
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(100)))
+    with pytest.raises(ValueError, match=r"IMAGE '.*garbage\.bin' must be a \.npy array or an image "
+                                         r"file .* got an unreadable file \(UnidentifiedImageError"):
+        read_image(str(garbage))
+    broken = tmp_path / "broken.npy"
+    broken.write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(ValueError, match=r"IMAGE '.*broken\.npy' must be a NumPy \.npy array file"):
+        read_image(str(broken))
+
+
+def _cli(argv, capsys):
+    from ssdref.cli import main
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["{prefix}", "2", "{garbage}"], r"IMAGE '.*garbage\.bin' must be a \.npy array or an image file"),
+    (["{prefix}", "3", "{image}"], r"checkpoint file .*tiny-0003\.params does not exist"),
+    (["{prefix}", "2", "{image}", "--out", "{tmp}/missing/x.png"],
+     r"--out must be a file in an existing folder, got '.*missing/x\.png'"),
+    (["{prefix}", "2", "{image}", "--data-shape", "0"], r"--data-shape must be > 0, got 0"),
+])
+def test_cli_usage_errors_print_one_line_and_exit_2(tmp_path, capsys, argv, match):
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(100)))
+    names = dict(prefix=PREFIX, garbage=str(garbage), image=os.path.join(DATA, "image.npy"),
+                 tmp=str(tmp_path))
+    code, err = _cli(["run-checkpoint"] + [a.format(**names) for a in argv], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("ssdref run-checkpoint: error: ")
+    assert __import__("re").search(match, err), err
+
+
+def test_cli_refuses_an_empty_params_file_with_exit_1(tmp_path, capsys):
+    prefix = _empty_params_prefix(tmp_path)
+    image = os.path.join(DATA, "image.npy")
+    code, err = _cli(["run-checkpoint", prefix, "2", image, "--out", ""], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert "must hold every parameter of the symbol" in err and "33 missing" in err
+    code, _ = _cli(["run-checkpoint", prefix, "2", image, "--out", "", "--allow-missing"], capsys)
+    assert code == 0

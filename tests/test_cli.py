@@ -1,0 +1,92 @@
+"""The `ssdref` command's error contract: a bad argument or input file prints one line on stderr,
+`ssdref <command>: error: <message>`, and exits 2 (usage) or 1 (a file's content), no traceback."""
+import os
+import re
+
+import pytest
+
+from ssdref.cli import error_line, main
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "checkpoints")
+PREFIX = os.path.join(DATA, "tiny")
+
+
+def run(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+def assert_one_line_error(err, command, match):
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith(f"ssdref {command}: error: "), err
+    assert re.search(match, err), err
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--params", PREFIX], r"--epoch must be given with --params"),
+    (["--params", PREFIX, "--epoch", "7"], r"--params/--epoch must name an existing checkpoint, got "
+                                           r"'.*tiny-0007\.params' \(no such file\)"),
+    (["--network", "nonet"], r"no configuration for network 'nonet'"),
+    (["--data-shape", "7"], r"data_shape for 'tiny' must be >= 32, got 7"),
+    (["--data-shape", "-3"], r"--data-shape must be > 0, got -3"),
+    (["--num-classes", "0"], r"--num-classes must be > 0, got 0"),
+    (["--batch", "0"], r"--batch must be > 0, got 0"),
+])
+def test_export_onnx_argument_errors_exit_2_with_one_line(tmp_path, capsys, argv, match):
+    code, err = run(["export-onnx", str(tmp_path / "x.onnx")] + argv, capsys)
+    assert code == 2
+    assert_one_line_error(err, "export-onnx", match)
+
+
+def test_export_onnx_into_a_missing_folder_exits_2_before_any_work(tmp_path, capsys):
+    code, err = run(["export-onnx", str(tmp_path / "missing" / "x.onnx")], capsys)
+    assert code == 2
+    assert_one_line_error(err, "export-onnx", r"OUT must be a file in an existing folder, got "
+                                              r"'.*missing/x\.onnx'")
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--network", "nonet"], r"no configuration for network 'nonet'"),
+    (["--data-shape", "7"], r"data_shape for 'tiny' must be >= 32, got 7"),
+    (["--num-classes", "0"], r"--num-classes must be >= 1, got 0"),
+    (["--image", "-1"], r"--image must be >= 0, got -1"),
+    (["--params", PREFIX], r"--epoch must be given with --params"),
+    (["--epoch", "2"], r"--epoch needs --params"),
+    (["--params", os.path.join(DATA, "nowhere"), "--epoch", "2"],
+     r"params must name an existing checkpoint, got '.*nowhere-0002\.params' \(no such file\)"),
+])
+def test_explain_argument_errors_exit_with_one_line(tmp_path, capsys, argv, match):
+    code, err = run(["explain", "--out", str(tmp_path), "--no-figures"] + argv, capsys)
+    assert code in (1, 2)
+    assert_one_line_error(err, "explain", match)
+
+
+def test_explain_with_a_checkpoint_of_another_config_is_a_one_line_error(tmp_path, capsys):
+    # The tutorial checkpoint was trained with --demo-config: without it the shapes disagree.
+    prefix = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "figures", "tiny")
+    code, err = run(["explain", "--params", prefix, "--epoch", "8", "--out", str(tmp_path),
+                     "--no-figures"], capsys)
+    assert code == 1
+    assert_one_line_error(err, "explain", r"the parameters must fit the graph .* --demo-config")
+
+
+def test_explain_out_that_is_a_file_exits_2(tmp_path, capsys):
+    out = tmp_path / "a-file"
+    out.write_text("x")
+    code, err = run(["explain", "--out", str(out), "--no-figures"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "explain", r"--out must be a folder")
+
+
+def test_traceback_is_kept_when_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSDREF_TRACEBACK", "1")
+    with pytest.raises(ValueError, match="--epoch must be given"):
+        main(["export-onnx", str(tmp_path / "x.onnx"), "--params", PREFIX])
+
+
+def test_error_line_folds_newlines_and_names_files():
+    assert error_line(ValueError("a\n  b")) == "a b"
+    assert error_line(FileNotFoundError(2, "No such file or directory", "x.png")) == \
+        "No such file or directory: x.png"
+    assert error_line(ValueError()) == "ValueError"
