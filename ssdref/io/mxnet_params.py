@@ -20,6 +20,7 @@ Conventions that bite:
     fails on it, and so does this loader (ValueError), rather than inventing a value.
   * Sparse storage (row_sparse, csr) is not supported: ValueError naming the storage type.
 """
+import math
 import os
 import struct
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ DTYPE_FLAGS = {
 _FLAG_OF_KIND = {(dt.kind, dt.itemsize): flag for flag, dt in DTYPE_FLAGS.items() if flag <= 7}
 
 _OP = "mxnet_params"
+# The smallest record: a pre-V1 uint32 ndim (+ dims), int32 dev_type and dev_id, int32 dtype flag.
+MIN_RECORD_BYTES = 16
 
 
 class _Reader:
@@ -111,7 +114,12 @@ def _read_record(reader: _Reader, index: int) -> np.ndarray:
         name = "bfloat16" if flag == 12 else "unknown"
         raise ValueError(f"{_OP}: {where} must have a dtype flag in {sorted(DTYPE_FLAGS)}, got {flag} ({name})")
     dtype = DTYPE_FLAGS[flag]
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)              # Python ints: dims whose product overflows int64 stay exact
+    left = len(reader.buf) - reader.pos
+    if count * dtype.itemsize > left:
+        raise ValueError(f"{_OP}: {reader.source}: {where} must fit in the file: shape {shape} of "
+                         f"{dtype.name} needs {count * dtype.itemsize} bytes of data, got {left} bytes "
+                         f"left (a truncated file or corrupt dims)")
     data = reader.take(count * dtype.itemsize, f"{where} data ({count} x {dtype.name})")
     # Native byte order in the result; the copy detaches it from the file buffer.
     return np.frombuffer(data, dtype=dtype, count=count).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
@@ -126,7 +134,18 @@ def loads_ndarrays(buf: bytes, source: str = "buffer"):
                          "(Invalid NDArray file format)")
     del reserved  # written as 0, never checked by MXNet's loader
     count = reader.unpack("Q", "array count")
-    arrays = [_read_record(reader, i) for i in range(count)]
+    left = len(reader.buf) - reader.pos
+    if count > left // MIN_RECORD_BYTES:
+        raise ValueError(f"{_OP}: {source}: the array count must fit in the file (each record takes "
+                         f"{MIN_RECORD_BYTES} bytes or more, {left} bytes are left), got {count}")
+    arrays = []
+    for i in range(count):
+        try:
+            arrays.append(_read_record(reader, i))
+        except ValueError as exc:
+            if count > 1:      # a wrong count makes the names read as records: say how many were due
+                raise ValueError(f"{exc} (array {i} of the {count} the file's header declares)") from None
+            raise
     num_names = reader.unpack("Q", "name count")
     if num_names not in (0, count):
         raise ValueError(f"{_OP}: {source} must have 0 or {count} names (one per array), got {num_names} "
@@ -134,7 +153,12 @@ def loads_ndarrays(buf: bytes, source: str = "buffer"):
     names = []
     for i in range(num_names):
         length = reader.unpack("Q", f"length of name {i}")
-        names.append(bytes(reader.take(length, f"name {i}")).decode("utf-8"))
+        raw = bytes(reader.take(length, f"name {i}"))
+        try:
+            names.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{_OP}: {source}: name {i} must be UTF-8 text, got {raw[:40]!r} "
+                             f"({exc.reason})") from None
     if reader.pos != len(reader.buf):
         raise ValueError(f"{_OP}: {source} has {len(reader.buf) - reader.pos} trailing bytes after the names")
     if num_names == 0:

@@ -180,3 +180,30 @@ def test_checkpoint_split_ignores_other_prefixes_and_rejects_keys_without_colon(
 
 def test_empty_params_file_loads_as_two_empty_dicts():
     assert load_params(os.path.join(DATA, "empty.params")) == ({}, {})
+
+
+def test_dims_whose_product_overflows_int64_are_reported_as_not_fitting_the_file():
+    head = struct.pack("<QQQ", 0x112, 0, 1)
+    record = struct.pack("<Iiiqq", 0xF993FAC9, 0, 2, 2**40, 2**40) + struct.pack("<iii", 1, 0, 0)
+    with pytest.raises(ValueError, match=r"array 0 must fit in the file: shape \(1099511627776, "
+                                         r"1099511627776\) of float32 needs 4835703278458516698824704 "
+                                         r"bytes of data, got 12 bytes left"):
+        loads_ndarrays(head + record + b"\x00" * 4 + struct.pack("<Q", 0))
+
+
+def test_a_huge_array_count_is_reported_as_the_count_not_as_a_record_problem():
+    good = dumps_ndarrays({"arg:w": np.ones(3, np.float32)})
+    huge = good[:16] + struct.pack("<Q", 2**62) + good[24:]
+    with pytest.raises(ValueError, match=r"the array count must fit in the file .* got "
+                                         r"4611686018427387904"):
+        loads_ndarrays(huge)
+    two = dumps_ndarrays([np.ones(3, np.float32), np.ones(2, np.float32)])
+    three = two[:16] + struct.pack("<Q", 3) + two[24:] + b"\x00" * 40
+    with pytest.raises(ValueError, match=r"\(array 2 of the 3 the file's header declares\)"):
+        loads_ndarrays(three)
+
+
+def test_a_name_that_is_not_utf8_is_a_value_error_naming_the_file():
+    good = dumps_ndarrays({"arg:w": np.ones(3, np.float32)})
+    with pytest.raises(ValueError, match=r"buffer: name 0 must be UTF-8 text"):
+        loads_ndarrays(good.replace(b"arg:w", b"arg:\xff"))
