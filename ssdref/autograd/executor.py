@@ -61,6 +61,11 @@ def _grad_reqs(grad_req, arg_names) -> list:
 def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, **kwargs) -> "Executor":
     """Allocate zero-filled args, grads and aux from the given input shapes, and bind them."""
     shapes = {k: v for k, v in kwargs.items() if isinstance(v, tuple)}
+    for name, shape in shapes.items():
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0
+                   for d in shape):
+            raise ValueError(f"simple_bind: the shape of {name!r} must be integers >= 0 (0: unknown), "
+                             f"got {shape}")
     nodes, shape_of = graph_shapes(symbol, shapes)
     arg_nodes, aux_nodes = _split_variables(nodes)
     if type_dict is None:  # MXNet: every argument without a __dtype__ attr is float32

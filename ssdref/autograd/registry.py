@@ -53,6 +53,8 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 REQUIRED = object()
 
 # The op-definition modules; each registers its OpDefs on import.
@@ -219,10 +221,12 @@ class OpDef:
         n_out = len(self.outputs(params))
         if self.infer_type is not None:
             return self.infer_type(in_dtypes, params)
-        try:
-            return _default_infer_type(in_dtypes, params, n_out)
-        except TypeError as exc:
-            raise TypeError(f"{self.name}: {exc}") from None
+        known = {d for d in in_dtypes if d is not None}
+        if len(known) > 1:      # name every input with its dtype, so the odd one out shows
+            listing = ", ".join(f"{name}={np.dtype(d).name}" for name, d in
+                                zip(self.all_inputs(params), in_dtypes) if d is not None)
+            raise TypeError(f"{self.name}: inputs must share one dtype, got {listing}")
+        return _default_infer_type(in_dtypes, params, n_out)
 
 
 def register(opdef: OpDef) -> OpDef:

@@ -257,3 +257,11 @@ def test_convolution_skips_the_data_gradient_when_data_needs_none(monkeypatch):
     assert "data" in grads["write"] and "data" not in grads["null"]
     for name in ("c_weight", "c_bias"):
         np.testing.assert_array_equal(grads["null"][name], grads["write"][name])
+
+
+@pytest.mark.parametrize("shape", [(-1, 3, 5, 5), (1, 3.5, 5, 5), (1, True, 5, 5)])
+def test_simple_bind_rejects_negative_or_non_integer_dims_naming_the_input(shape):
+    conv = sym.Convolution(sym.Variable("data"), num_filter=2, kernel=(3, 3), name="conv")
+    with pytest.raises(ValueError, match=r"simple_bind: the shape of 'data' must be integers >= 0 "
+                                         r"\(0: unknown\), got \("):
+        conv.simple_bind(data=shape)

@@ -114,3 +114,10 @@ def test_infer_type_conflict_and_incomplete():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert out.infer_type(x=np.float32)[0] == [np.float32, np.float32]
+
+
+def test_mixed_dtypes_name_each_input_with_its_dtype():
+    conv = sym.Convolution(sym.Variable("data"), num_filter=2, kernel=(3, 3), name="conv")
+    with pytest.raises(TypeError, match=r"Error in operator conv: Convolution: inputs must share one "
+                                        r"dtype, got data=float64, weight=float32"):
+        conv.infer_type(data=np.float64, conv_weight=np.float32)
