@@ -55,22 +55,30 @@ def iou_matrix(boxes_a, boxes_b, nonpositive_union_zero=False):
     boxes_a = check_boxes(op, "boxes_a", boxes_a)
     boxes_b = check_boxes(op, "boxes_b", boxes_b)
     check_same_dtype(op, boxes_a=boxes_a, boxes_b=boxes_b)
+    return iou_formula(boxes_a, boxes_b, nonpositive_union_zero)
+
+
+def iou_formula(boxes_a, boxes_b, nonpositive_union_zero=False):
+    """iou_matrix without the input checks, for ops that validated their inputs and may hold
+    decoded boxes that overflowed to +-inf (MultiBoxDetection with clip=False): the float formula
+    runs as MXNet's does, and a NaN IoU (from inf - inf) suppresses nothing, as in MXNet."""
     a = boxes_a[:, None, :]                                    # (N, 1, 4)
     b = boxes_b[None, :, :]                                    # (1, M, 4)
-    zero = boxes_a.dtype.type(0)
-    inter_w = np.maximum(zero, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
-    inter_h = np.maximum(zero, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]))
-    inter = inter_w * inter_h
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    union = area_a + area_b - inter
-    # safe_divide in matching (union == 0 -> 0); NMS guards union <= 0 (degenerate, inverted boxes).
-    empty = union <= 0 if nonpositive_union_zero else union == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = inter / np.where(empty, 1, union).astype(boxes_a.dtype)
+    dtype = boxes_a.dtype
+    zero = dtype.type(0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        inter_w = np.maximum(zero, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]))
+        inter_h = np.maximum(zero, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]))
+        inter = inter_w * inter_h
+        area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+        area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+        union = area_a + area_b - inter
+        # safe_divide in matching (union == 0 -> 0); NMS guards union <= 0 (degenerate boxes).
+        empty = union <= 0 if nonpositive_union_zero else union == 0
+        iou = inter / np.where(empty, 1, union).astype(dtype)
     # `+ 0` turns a -0.0 IoU into +0.0: the sign of a zero IoU is never observable in the ops'
     # outputs, and a canonical zero keeps every backend bit-identical.
-    return (np.where(empty, zero, iou) + zero).astype(boxes_a.dtype, copy=False)
+    return (np.where(empty, zero, iou) + zero).astype(dtype, copy=False)
 
 
 def _center_size(boxes):
@@ -120,12 +128,12 @@ def decode(anchors, loc, variances=DEFAULT_VARIANCES):
     v0, v1, v2, v3 = (dtype.type(v) for v in check_variances(op, variances))
     two = dtype.type(2)
     aw, ah, ax, ay = _center_size(anchors)
-    ox = loc[:, 0] * v0 * aw + ax
-    oy = loc[:, 1] * v1 * ah + ay
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):    # huge loc overflows to +-inf, as in MXNet
+        ox = loc[:, 0] * v0 * aw + ax
+        oy = loc[:, 1] * v1 * ah + ay
         half_w = expf(loc[:, 2] * v2) * aw / two
         half_h = expf(loc[:, 3] * v3) * ah / two
-    return np.stack([ox - half_w, oy - half_h, ox + half_w, oy + half_h], axis=1)
+        return np.stack([ox - half_w, oy - half_h, ox + half_w, oy + half_h], axis=1)
 
 
 def clip_boxes(boxes):

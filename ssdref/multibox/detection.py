@@ -22,7 +22,7 @@ import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
 from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, clip_boxes, decode
-from ssdref.multibox.nms import check_nms_comparator, nms, score_order
+from ssdref.multibox.nms import check_nms_comparator, nms_unchecked, score_order
 
 OP = "MultiBoxDetection"
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
@@ -127,8 +127,10 @@ def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, ba
         nkeep = order.size
         out[image, :nkeep] = rows[order]
         out[image, nkeep:valid_count, 0] = -1           # stale pre-sort rows beyond nms_topk
-        keep = nms(rows[:, 2:], rows[:, 1], rows[:, 0], params.nms_threshold,   # step 7
-                   params.force_suppress, params.nms_topk, params.nms_comparator)
+        # Step 7, on the rows as decoded: with clip=False a box may be +-inf (expf overflow),
+        # which MXNet runs through NMS as it is.
+        keep = nms_unchecked(rows[:, 2:], rows[:, 1], rows[:, 0], params.nms_threshold,
+                             params.force_suppress, params.nms_topk, params.nms_comparator)
         alive = np.zeros(valid_count, bool)
         alive[keep] = True
         out[image, :nkeep, 0] = np.where(alive[order], rows[order, 0], dtype.type(-1))

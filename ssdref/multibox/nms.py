@@ -15,7 +15,7 @@ float64 inputs run the same algorithm in float64.
 import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
-from ssdref.multibox.boxes import check_boxes, iou_matrix
+from ssdref.multibox.boxes import check_boxes, iou_formula
 
 OP = "nms"
 NMS_COMPARATORS = (">=", ">")
@@ -79,6 +79,12 @@ def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
     """
     boxes, scores, class_ids, iou_threshold, force_suppress, topk = check_nms_inputs(
         boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
+    return nms_unchecked(boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
+
+
+def nms_unchecked(boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator):
+    """nms without the input checks: MultiBoxDetection's decoded boxes may be +-inf (clip=False,
+    an overflowing expf), which MXNet runs through the same formula (a NaN IoU suppresses nothing)."""
     order = score_order(scores, topk)                          # step 5 and 6: sort, then top k
     sorted_boxes = boxes[order]
     sorted_ids = class_ids[order]
@@ -90,7 +96,7 @@ def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
         if suppressed[i]:
             continue
         later = slice(i + 1, order.size)
-        iou = iou_matrix(sorted_boxes[i:i + 1], sorted_boxes[later], nonpositive_union_zero=True)[0]
+        iou = iou_formula(sorted_boxes[i:i + 1], sorted_boxes[later], nonpositive_union_zero=True)[0]
         same = np.ones(iou.size, bool) if force_suppress else sorted_ids[later] == sorted_ids[i]
         suppressed[later] |= same & suppresses(iou, threshold, nms_comparator)
     return order[~suppressed].astype(np.int64)

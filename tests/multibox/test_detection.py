@@ -171,3 +171,19 @@ def test_integer_arguments_outside_int32_are_rejected_as_mxnet_does(backend, nam
 def test_int32_extremes_of_nms_topk_are_accepted(backend, printed):
     printed(d1(nms_topk=2**31 - 1), D1_OUT)
     printed(d1(nms_topk=-2**31), D1_OUT)
+
+
+def test_decoded_boxes_overflowing_to_inf_run_through_nms_as_mxnet(backend):
+    # expf(1e30 * 0.2) = inf: both boxes span x in (-inf, inf). IoU = inf / (inf + inf - inf) is
+    # NaN, which suppresses nothing, so both stay (MXNet 1.9.1 and numba agree bit for bit; the
+    # NumPy spec raised "nms: boxes must be finite" before).
+    prob = np.array([[[.1, .2], [.9, .8]]], F)
+    anchors = np.array([[[0, 0, .5, .5], [0, 0, .5, .5]]], F)
+    loc = np.array([[0, 0, 1e30, 0, 0, 0, 1e30, 0]], F)
+    out = detect(prob, loc, anchors, clip=False)[0]
+    inf = np.inf
+    expected = np.array([[0, .9, -inf, 0, inf, .5], [0, .8, -inf, 0, inf, .5]], F)
+    np.testing.assert_array_equal(out, expected)
+    clipped = detect(prob, loc, anchors, clip=True)[0]
+    expected = np.array([[0, .9, 0, 0, 1, .5], [-1, .8, 0, 0, 1, .5]], F)
+    np.testing.assert_array_equal(clipped, expected)
