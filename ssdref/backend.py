@@ -5,6 +5,13 @@ the kernels live in `ssdref.kernels.cpu_<module>` (Numba) and `ssdref.kernels.cu
 (numba.cuda). `dispatch(fn)` is the one lookup that picks between them. A backend that has no
 kernel for a function falls back, in order, cuda -> numba -> numpy (documented, never silent about
 *results*: every kernel is tested equal to its NumPy specification).
+
+Beside the backend, a *precision* mode (`use_precision`): 'fast' (default) lets matrix products go
+to BLAS, whose summation order (and so the last bits of float results) depends on the CPU kernel
+OpenBLAS picks and on its thread count, and lets the Numba backend take Winograd convolutions;
+'portable' computes every matrix product in an order ssdref fixes (`ssdref.layers.gemm`) with im2col
+convolutions, so float results are bit-identical on every machine and thread count (the golden
+files are made and verified in it). Both are contextvars: per thread, per async task.
 """
 import contextlib
 import contextvars
@@ -14,7 +21,9 @@ BACKENDS = ("numpy", "numba", "cuda")
 _FALLBACK = {"numpy": ("numpy",), "numba": ("numba", "numpy"), "cuda": ("cuda", "numba", "numpy")}
 _PREFIX = {"numba": "cpu", "cuda": "cuda"}
 
+PRECISIONS = ("fast", "portable")
 _current = contextvars.ContextVar("ssdref_backend", default="numba")
+_precision = contextvars.ContextVar("ssdref_precision", default="fast")
 _resolved: dict = {}
 
 
@@ -55,6 +64,34 @@ def use_backend(name: str):
         yield name
     finally:
         _current.reset(token)
+
+
+def get_precision() -> str:
+    """'fast' (BLAS matrix products, Winograd where it applies) or 'portable' (fixed order)."""
+    return _precision.get()
+
+
+def _check_precision(name):
+    if not isinstance(name, str) or name not in PRECISIONS:
+        raise ValueError(f"use_precision: precision must be one of {PRECISIONS}, got {name!r}")
+
+
+def set_precision(name: str) -> None:
+    """Select the precision mode for this context ('fast' or 'portable')."""
+    _check_precision(name)
+    _precision.set(name)
+
+
+@contextlib.contextmanager
+def use_precision(name: str):
+    """Context manager: `with ssdref.use_precision('portable'): ...` gives results that are
+    bit-identical on every machine (fixed-order matrix products, im2col convolutions)."""
+    _check_precision(name)
+    token = _precision.set(name)
+    try:
+        yield name
+    finally:
+        _precision.reset(token)
 
 
 def _kernel_for(fn, backend):

@@ -1,4 +1,5 @@
-"""ssdref.golden: the committed golden set verifies, tampering fails clearly, regeneration is byte-identical."""
+"""ssdref.golden: the committed golden set verifies from its stored inputs under the precision tiers,
+tampering and damage fail with one line each, regeneration is byte-identical."""
 import json
 import shutil
 from pathlib import Path
@@ -86,7 +87,8 @@ def test_a_changed_value_with_a_matching_hash_fails_the_recomputation(golden_cop
     import hashlib
     entry["sha256"] = hashlib.sha256(blob).hexdigest()
     (golden_copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(golden.GoldenMismatchError, match="(?s)MultiBoxDetection_D1.*score differs"):
+    with pytest.raises(golden.GoldenMismatchError, match="(?s)MultiBoxDetection_D1.*output: 1 of 30 "
+                                                          "values differ beyond tier exact"):
         golden.verify(golden_copy, only={"MultiBoxDetection_D1"})
 
 
@@ -125,7 +127,9 @@ def test_cases_cover_both_dtypes_graphs_and_the_spec_error_cases():
     assert by_name["MultiBoxTarget_T9b_too_few_candidates"]["error"]["type"] == "ValueError"
     t5 = load_golden("MultiBoxTarget_T5", root=GOLDEN)
     np.testing.assert_array_equal(t5.outputs["cls_target"], [[-1, 0, 0, 1, -1, 0]])
-    assert manifest["schema_version"] == 1 and sum(p.stat().st_size for p in GOLDEN.iterdir()) < 5e6
+    assert manifest["schema_version"] == 2 and sum(p.stat().st_size for p in GOLDEN.iterdir()) < 5e6
+    assert manifest["precision"] == "portable"
+    assert set(step["precision"]) == set(step["outputs"]) and set(step["input_sha256"]) == set(step["inputs"])
 
 
 def test_diff_reports_changed_arrays_and_cases(golden_copy, tmp_path):
@@ -150,3 +154,156 @@ def test_cli_verify_and_diff_exit_codes(golden_copy, capsys):
     (golden_copy / "MultiBoxPrior_T2.npz").unlink()
     assert main(["golden", "verify", str(golden_copy), "--hashes-only"]) == 1
     assert "missing file: MultiBoxPrior_T2.npz" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored inputs are the truth; precision tiers; damage reported one line per problem
+
+def _rewrite(root, name, arrays=None, *, fix_file_hash=True, fix_input_hashes=False):
+    """Write a case's npz with replaced arrays and update the manifest's hashes as asked."""
+    import hashlib
+    manifest = json.loads((root / "manifest.json").read_text())
+    entry = next(c for c in manifest["cases"] if c["name"] == name)
+    stored = golden.read_arrays(root / entry["file"])
+    stored.update(arrays or {})
+    blob = golden.npz_bytes(stored)
+    (root / entry["file"]).write_bytes(blob)
+    if fix_file_hash:
+        entry["sha256"] = hashlib.sha256(blob).hexdigest()
+    if fix_input_hashes:
+        entry["input_sha256"] = {n: golden.array_sha256(stored[n]) for n in entry["inputs"]}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return entry, stored
+
+
+def _one_ulp(value, steps=1):
+    value = np.array(value)
+    flat = value.reshape(-1)
+    flat[0] = flat[0] + steps * np.spacing(flat[0])          # `steps` ulps away from the stored value
+    return value
+
+
+def test_a_one_ulp_change_to_an_exact_output_is_reported(golden_copy):
+    name = "Convolution_pad1_float32"
+    assert read_manifest(golden_copy)["cases"][[c["name"] for c in read_manifest(golden_copy)["cases"]].index(name)]["precision"]["output"] == "exact"
+    stored = golden.read_arrays(golden_copy / f"{name}.npz")
+    _rewrite(golden_copy, name, {"output": _one_ulp(stored["output"])})
+    with pytest.raises(golden.GoldenMismatchError,
+                       match=r"output: 1 of 150 values differ beyond tier exact, max ulp distance 1"):
+        golden.verify(golden_copy, only={name})
+
+
+def test_an_ulp_tier_output_passes_within_n_and_fails_beyond(golden_copy):
+    name = "Activation_tanh_float64"
+    entry = next(c for c in read_manifest(golden_copy)["cases"] if c["name"] == name)
+    assert entry["precision"] == {"output": "ulp:2", "grad_data": "ulp:2"}
+    stored = golden.read_arrays(golden_copy / f"{name}.npz")
+    _rewrite(golden_copy, name, {"output": _one_ulp(stored["output"], 2)})
+    golden.verify(golden_copy, only={name})                    # 2 ulp: within ulp:2
+    _rewrite(golden_copy, name, {"output": _one_ulp(stored["output"], 3)})
+    with pytest.raises(golden.GoldenMismatchError, match=r"beyond tier ulp:2, max ulp distance 3"):
+        golden.verify(golden_copy, only={name})
+
+
+def test_tiers_follow_one_rule():
+    by_name = {c.name: c for c in golden.declared_cases()}
+    manifest = {c["name"]: c for c in read_manifest(GOLDEN)["cases"]}
+    assert all(t == "exact" for c in manifest.values() if c["dtype"] == "float32"
+               for t in c["precision"].values())
+    assert manifest["MultiBoxTarget_random_ssd_float64"]["precision"] == {
+        "loc_target": "ulp:2", "loc_mask": "exact", "cls_target": "exact"}
+    assert set(manifest["Convolution_pad1_float64"]["precision"].values()) == {"exact"}
+    assert manifest["tiny_ssd_train_step_float64"]["precision"]["cls_label_output"] == "exact"
+    assert golden.parse_tier("ulp:7") == 7 and golden.parse_tier("exact") == 0
+    with pytest.raises(ValueError, match="precision tier must be 'exact' or 'ulp:N'"):
+        golden.parse_tier("ulp:0")
+    assert by_name
+
+
+def test_outputs_are_recomputed_from_the_stored_inputs(golden_copy):
+    name = "MultiBoxPrior_T1"
+    # a different stored input (with its hashes updated) gives different outputs: recomputation
+    # used the stored input, and re-deriving from the seed names the input as the difference
+    stored = golden.read_arrays(golden_copy / f"{name}.npz")
+    _rewrite(golden_copy, name, {"data": np.zeros((1, 1, 3, 3), np.float32)}, fix_input_hashes=True)
+    with pytest.raises(golden.GoldenMismatchError) as err:
+        golden.verify(golden_copy, only={name})
+    text = str(err.value)
+    assert "output: shape/dtype (1, 36, 4)" in text and "re-derived input (recipe, seed 0) data" in text
+    assert stored["data"].shape == (1, 1, 2, 3)
+
+
+def test_a_stored_input_that_is_not_its_recorded_hash_is_reported(golden_copy):
+    name = "MultiBoxTarget_T5"
+    stored = golden.read_arrays(golden_copy / f"{name}.npz")
+    _rewrite(golden_copy, name, {"cls_pred": stored["cls_pred"] + np.float32(1)})
+    with pytest.raises(golden.GoldenMismatchError,
+                       match=r"stored input 'cls_pred' does not match its sha256 in manifest.json"):
+        golden.verify(golden_copy, only={name})
+
+
+def _cli_verify(root, capsys, *extra):
+    code = main(["golden", "verify", str(root), *extra])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    return code, out.out
+
+
+def test_damaged_files_give_exit_1_and_one_line_each(golden_copy, capsys):
+    # a flipped byte inside the compressed data, with the manifest's hash made to match it
+    name = "MultiBoxTarget_T5"
+    path = golden_copy / f"{name}.npz"
+    blob = bytearray(path.read_bytes())
+    blob[60] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    manifest = json.loads((golden_copy / "manifest.json").read_text())
+    import hashlib
+    next(c for c in manifest["cases"] if c["name"] == name)["sha256"] = hashlib.sha256(blob).hexdigest()
+    (golden_copy / "manifest.json").write_text(json.dumps(manifest))
+    # a truncated file, a missing file, an extra file
+    (golden_copy / "MultiBoxPrior_T2.npz").write_bytes((golden_copy / "MultiBoxPrior_T2.npz").read_bytes()[:100])
+    (golden_copy / "MultiBoxTarget_T3.npz").unlink()
+    (golden_copy / "stray.npz").write_bytes(b"x")
+    code, out = _cli_verify(golden_copy, capsys, "--quick")
+    assert code == 1
+    assert f"case '{name}': cannot read {name}.npz: BadZipFile" in out
+    assert "sha256 mismatch: MultiBoxPrior_T2.npz" in out
+    assert "missing file: MultiBoxTarget_T3.npz" in out and "extra file: stray.npz" in out
+    assert all(len(line) < 400 for line in out.splitlines())
+
+
+@pytest.mark.parametrize("edit,expected", [
+    (lambda text: text[: len(text) // 2], "is not valid JSON (line"),
+    (lambda text: text.replace('"schema_version": 2', '"schema_version": 9'), "schema_version must be one of (1, 2), got 9"),
+    (lambda text: text.replace('"name": "MultiBoxPrior_T1"', '"nome": "MultiBoxPrior_T1"'), "case #0 must have a str 'name'"),
+    (lambda text: text.replace('"overlap_threshold": 0.5', '"overlap_threshold": 0.6', 1), "manifest field 'params'"),
+    (lambda text: text.replace('"loc_target": "ulp:2"', '"loc_target": "exact"', 1), "manifest field 'precision'"),
+])
+def test_an_edited_manifest_gives_exit_1_and_one_line(golden_copy, capsys, edit, expected):
+    path = golden_copy / "manifest.json"
+    path.write_text(edit(path.read_text()))
+    code, out = _cli_verify(golden_copy, capsys, "--quick")
+    assert code == 1 and expected in out
+
+
+def test_diff_reads_the_arrays_not_the_manifest_hashes(golden_copy, tmp_path, capsys):
+    other = Path(shutil.copytree(golden_copy, tmp_path / "other"))
+    name = "MultiBoxPrior_T1"
+    stored = golden.read_arrays(other / f"{name}.npz")
+    _rewrite(other, name, {"output": _one_ulp(stored["output"])}, fix_file_hash=False)
+    lines = golden.diff(golden_copy, other)
+    assert any(f"{name}: output: 1 of 96 values differ beyond tier exact" in line for line in lines)
+    assert main(["golden", "diff", str(golden_copy), str(other)]) == 1
+    (other / f"{name}.npz").write_bytes(b"garbage")
+    assert any("cannot read MultiBoxPrior_T1.npz" in line for line in golden.diff(golden_copy, other))
+
+
+def test_inputs_of_random_cases_use_no_cpu_dispatched_transcendentals(monkeypatch):
+    """Input recipes must be portable: np.exp/np.log/np.tanh/np.power are CPU-dispatched SIMD."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("an input recipe called a CPU-dispatched NumPy transcendental")
+    for fn in ("exp", "log", "log1p", "tanh", "power", "expm1"):
+        monkeypatch.setattr(np, fn, refuse)
+    for case in golden.declared_cases():
+        if case.kind == "op" and "random" in case.name:
+            case.make_inputs(case)

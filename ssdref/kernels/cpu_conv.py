@@ -8,7 +8,7 @@ version of itself:
   where pad <= 2, by Winograd (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`): 2.25x
   fewer multiplies; equal to the im2col specification up to float rounding (float32: a few 1e-7
   of the largest value, as oneDNN's own Winograd), not bit for bit. `SSDREF_WINOGRAD=0` turns it
-  off; golden files are always made with im2col (`cpu_winograd.disabled()`).
+  off; 'portable' precision (`ssdref.use_precision`, the golden files) always takes im2col.
 - everything else, and dbias always: the columns are built in the specification's layout and the
   same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y, dweight and dbias
   are bit-identical to it; col2im adds taps in row-major order per input cell, as the NumPy

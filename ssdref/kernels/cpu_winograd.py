@@ -22,6 +22,7 @@ import os
 import numba
 import numpy as np
 
+from ssdref.backend import get_precision
 from ssdref.layers import winograd as _winograd
 
 
@@ -40,14 +41,15 @@ MIN_CHANNELS = 64
 def chosen(geometry, num_filter, channels) -> bool:
     """Whether the Numba Convolution runs this layer by Winograd (see the module docstring)."""
     groups = geometry.num_group
-    return ENABLED and _winograd.applies(geometry) and \
+    return ENABLED and get_precision() == "fast" and _winograd.applies(geometry) and \
         min(num_filter, channels) // groups >= MIN_CHANNELS
 
 
 @contextlib.contextmanager
 def disabled():
     """Within the block the Numba Convolution runs im2col everywhere, bit-identical to the NumPy
-    specification (golden files are made this way). Sets the module switch: not thread-safe."""
+    specification. Sets the module switch: not thread-safe; `ssdref.use_precision('portable')` is
+    the context-local way (golden files are made in it)."""
     global ENABLED
     saved, ENABLED = ENABLED, False
     try:

@@ -5,7 +5,8 @@ Conventions that bite:
 - relu(x) = x if x > 0 else 0: relu(NaN) = relu(-inf) = 0, and the gradient at exactly 0 is 0;
 - softrelu(x) = x for x > 20 (MXNet's overflow guard), else log1p(exp(x)); its gradient is
   sigmoid(x) (= 1 - exp(-softrelu(x)), MXNet's form, up to rounding);
-- float32 exp is the C library's expf (ssdref.kernels.cpu_mathf), as MXNet's CPU kernels call it.
+- exp, tanh and log1p are the C library's (ssdref.mathf: expf, tanhf, log1pf in float32), as MXNet's
+  CPU kernels call them; NumPy's SIMD versions change their last bit with the machine.
 The head gradient g is always used: dx = g * f'(x).
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
-from ssdref.kernels.cpu_mathf import expf
+from ssdref.mathf import expf, log1pf, tanhf
 
 OP = "Activation"
 ACT_TYPES = ("relu", "sigmoid", "softrelu", "softsign", "tanh")
@@ -43,11 +44,11 @@ def activation_forward(x, *, act_type):
     elif act_type == "sigmoid":
         y = _sigmoid(x)
     elif act_type == "tanh":
-        y = np.tanh(x)
+        y = tanhf(x)
     elif act_type == "softrelu":
         # exp only of the values that cannot overflow; above 20 softplus(x) == x in float precision
         linear = x > SOFTRELU_LINEAR_ABOVE
-        y = np.where(linear, x, np.log1p(expf(np.where(linear, 0, x).astype(x.dtype))))
+        y = np.where(linear, x, log1pf(expf(np.where(linear, 0, x).astype(x.dtype))))
     else:  # softsign
         y = x / (x.dtype.type(1) + np.abs(x))
     return y.astype(x.dtype, copy=False), ActivationCache(act_type, x, y)

@@ -15,6 +15,8 @@ whole chunk. Images are processed in chunks whose columns fit `COLUMN_BUDGET_BYT
 A pointwise (1x1, stride 1, unpadded) convolution needs no columns: each image's x is its
 (C, H*W) matrix. Backward computes dW transposed, cols @ dy^T (BLAS is several times faster
 with the long sum over positions in that orientation than with dy @ cols^T).
+Every product goes through `ssdref.layers.gemm.matmul`: BLAS in 'fast' precision, a fixed
+float64 summation order in 'portable' precision (bit-identical on every machine).
 The cache keeps x and weight, not the columns (backward rebuilds them): columns are 9x the size
 of the activations. `ssdref.kernels.cpu_conv` replaces im2col/col2im with Numba loops and runs the
 same driver, so both backends do identical floating-point operations (except where the Numba
@@ -31,6 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ssdref.errors import check_array, check_same_dtype, fail
+from ssdref.layers import gemm
 
 OP = "Convolution"
 COLUMN_BUDGET_BYTES = 256 * 2**20
@@ -190,16 +193,16 @@ def conv_forward_with(im2col_fn, x, weight, bias, geometry, add_bias=None, empty
     y = empty((n_img, num_filter) + g.out_spatial, x.dtype)
     if is_pointwise(g):
         for image in range(n_img):
-            np.matmul(w_mat, x[image].reshape(g.num_group, -1, out_size),
+            gemm.matmul(w_mat, x[image].reshape(g.num_group, -1, out_size),
                       out=y[image].reshape(g.num_group, -1, out_size))
     else:
         for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
             n = stop - start
             cols = im2col_fn(x[start:stop], g)                               # (G, C/G*K, n*O)
             if n == 1:  # the GEMM writes straight into y: (G, F/G, O) is y[start]'s layout
-                np.matmul(w_mat, cols, out=y[start].reshape(g.num_group, -1, out_size))
+                gemm.matmul(w_mat, cols, out=y[start].reshape(g.num_group, -1, out_size))
             else:
-                out = np.matmul(w_mat, cols, out=empty((g.num_group, w_mat.shape[1], n * out_size),
+                out = gemm.matmul(w_mat, cols, out=empty((g.num_group, w_mat.shape[1], n * out_size),
                                                         x.dtype)).reshape(num_filter, n, out_size)
                 y[start:stop].reshape(n, num_filter, out_size)[...] = out.transpose(1, 0, 2)
     if bias is not None:
@@ -271,9 +274,9 @@ def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache, transpose_fn=
         for image in range(n_img):
             x_g = x[image].reshape(g.num_group, -1, out_size)
             dy_g = dy[image].reshape(g.num_group, -1, out_size)
-            dw_t += np.matmul(x_g, dy_g.transpose(0, 2, 1))
+            dw_t += gemm.matmul(x_g, dy_g.transpose(0, 2, 1))
             if data_grad:
-                np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=dx[image].reshape(x_g.shape))
+                gemm.matmul(w_mat.transpose(0, 2, 1), dy_g, out=dx[image].reshape(x_g.shape))
     else:
         for start, stop in image_chunks(x.shape, g, x.dtype.itemsize):
             n = stop - start
@@ -282,13 +285,13 @@ def conv_backward_with(im2col_fn, col2im_fn, dy, cache: ConvCache, transpose_fn=
             if not dy_g.flags.c_contiguous:
                 dy_g = _copy_into(empty(dy_g.shape, dy_g.dtype), dy_g)
             dy_g = dy_g.reshape(g.num_group, -1, n * out_size)
-            dw_t += np.matmul(cols, dy_g.transpose(0, 2, 1))
+            dw_t += gemm.matmul(cols, dy_g.transpose(0, 2, 1))
             if not data_grad:
                 continue
             # the column gradients overwrite the columns (dW is done with them): one large
             # buffer fewer per chunk; never when the columns are a (read-only) window view
             reusable = cols.flags.writeable and not np.may_share_memory(cols, x)
-            dcols = np.matmul(w_mat.transpose(0, 2, 1), dy_g, out=cols if reusable else None)
+            dcols = gemm.matmul(w_mat.transpose(0, 2, 1), dy_g, out=cols if reusable else None)
             col2im_fn(dcols, g, n, out=dx[start:stop])
     db = bias_grad(dy) if cache.has_bias else None
     return dx, transpose_fn(dw_t).reshape(weight.shape), db

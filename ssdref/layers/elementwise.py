@@ -12,6 +12,8 @@ Conventions that bite:
   every stretched axis back to each input's shape.
 - Gradients use MXNet's formulas in its order: div: (g*(1/b), g*(-a/(b*b))); power:
   (g*(b*a**(b-1)), g*(a**b*log a)); rdiv_scalar: g*(-s/(x*x)); rpower_scalar: g*(y*log s).
+- power and log are the C library's powf/logf (ssdref.mathf), as mshadow calls them, not NumPy's
+  CPU-dispatched SIMD versions.
 - The scalar is cast to the data's dtype first (MXNet's DType(scalar)); output dtype = input dtype.
 - Division by zero gives +-inf/NaN without an error, as in MXNet (IEEE arithmetic, not bad input);
   so does log of a negative base in power's rhs gradient.
@@ -23,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ssdref.errors import check_array, check_choice, check_float, fail
+from ssdref.mathf import logf, powf
 
 BINARY_OPS = ("add", "sub", "mul", "div", "power")
 SCALAR_OPS = ("plus", "minus", "rminus", "mul", "div", "rdiv", "power", "rpower")
@@ -59,7 +62,7 @@ def _binary_values(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         elif op == "div":
             out = a / b
         else:
-            out = np.power(a, b)
+            out = powf(a, b)
     return np.asarray(out, dtype=a.dtype)  # 0-d inputs would otherwise give NumPy scalars
 
 
@@ -76,7 +79,7 @@ def _binary_grads(op: str, g, a, b, out):
             one = a.dtype.type(1)
             return g * (one / b), g * (-a / (b * b))
         one = a.dtype.type(1)
-        return g * (b * np.power(a, b - one)), g * (np.power(a, b) * np.log(a))
+        return g * (b * powf(a, b - one)), g * (powf(a, b) * logf(a))
 
 
 def _check_pair(op_name: str, lhs, rhs):
@@ -170,7 +173,7 @@ def scalar_forward(x, *, op, scalar) -> tuple[np.ndarray, ScalarCache]:
         out = {
             "plus": lambda: x + s, "minus": lambda: x - s, "rminus": lambda: s - x,
             "mul": lambda: x * s, "div": lambda: x / s, "rdiv": lambda: s / x,
-            "power": lambda: np.power(x, s), "rpower": lambda: np.power(s, x),
+            "power": lambda: powf(x, s), "rpower": lambda: powf(s, x),
         }[op]()
     out = np.asarray(out, dtype=x.dtype)
     if out.ndim != x.ndim:  # 0-d inputs come back as NumPy scalars
@@ -194,9 +197,9 @@ def scalar_backward(dy, cache: ScalarCache) -> np.ndarray:
         elif op == "rdiv":
             dx = dy * (-s / (x * x))
         elif op == "power":
-            dx = dy * (s * np.power(x, s - x.dtype.type(1)))
+            dx = dy * (s * powf(x, s - x.dtype.type(1)))
         else:
-            dx = dy * (out * np.log(s))
+            dx = dy * (out * logf(s))
     return np.array(dx, dtype=x.dtype, copy=True).reshape(x.shape)
 
 

@@ -5,7 +5,7 @@ inceptionv3 classifier tails, which never reach an SSD graph, but the bodies bui
 - flatten=True:  x (N, ...) -> (N, K);  y = x · Wᵀ + b, W (num_hidden, K).
 - flatten=False: the product acts on the last axis only; y has shape x.shape[:-1] + (num_hidden,).
 Backward uses the head gradient g: dX = g · W (reshaped back), dW = gᵀ · x, db = Σ g over all
-leading axes.
+leading axes. Products: `ssdref.layers.gemm.matmul` (BLAS, or a fixed order in 'portable' precision).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
+from ssdref.layers import gemm
 
 OP = "FullyConnected"
 
@@ -44,7 +45,7 @@ def fully_connected_forward(x, weight, bias, *, flatten: bool = True):
         fail(OP, f"weight must have shape ({num_hidden}, {x2d.shape[1]}) for data {x.shape}, got {weight.shape}")
     if bias is not None and bias.shape != (num_hidden,):
         fail(OP, f"bias must have shape ({num_hidden},), got {bias.shape}")
-    y = x2d @ weight.T
+    y = gemm.matmul(x2d, weight.T)
     if bias is not None:
         y = y + bias
     out_shape = (x.shape[0], num_hidden) if flatten else x.shape[:-1] + (num_hidden,)
@@ -54,7 +55,7 @@ def fully_connected_forward(x, weight, bias, *, flatten: bool = True):
 def fully_connected_backward(dy, cache: FullyConnectedCache):
     """(dx, dweight, dbias); dbias is None without a bias."""
     g = dy.reshape(-1, cache.weight.shape[0])
-    dx = (g @ cache.weight).reshape(cache.x_shape)
-    dweight = g.T @ cache.x2d
+    dx = gemm.matmul(g, cache.weight).reshape(cache.x_shape)
+    dweight = gemm.matmul(g.T, cache.x2d)
     dbias = g.sum(axis=0) if cache.has_bias else None
     return dx, dweight, dbias

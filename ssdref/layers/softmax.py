@@ -5,7 +5,7 @@ src/operator/nn/softmax_activation-inl.h (`SoftmaxActivation`), MXNet 1.9.1, CPU
 
 Conventions that bite (spec mxnet-semantics.md §0, mxnet-layers.md §7):
 - float32 is bit-exact with MXNet's CPU kernel: subtract the max over the axis, take the C library's
-  `expf` (`ssdref.kernels.cpu_mathf.expf`, not `np.exp`), sum **sequentially in class order** in the
+  `expf` (`ssdref.mathf.expf`, not `np.exp`), sum **sequentially in class order** in the
   input dtype (MXNet accumulates in DType unless MXNET_SAFE_ACCUMULATION is set), then divide.
 - temperature T divides the shifted logits: y = exp((x - max)/T) / sum; T = None means 1 (no division).
 - log_softmax: y = (x - max)/T - log(sum), with C `logf` in float32.
@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ssdref.errors import check_array, check_choice, fail
-from ssdref.kernels.cpu_mathf import expf, logf
+from ssdref.mathf import expf, logf
 
 
 class SoftmaxCache(NamedTuple):

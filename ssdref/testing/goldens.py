@@ -1,9 +1,11 @@
 """Read-only loader for ssdref's golden cases (`golden/manifest.json` + `.npz`), for tests anywhere.
 
-Format (schema_version 1, written by `ssdref.golden`):
-    manifest.json = {"schema_version": 1, "ssdref_version": "...", "cases": [
+Format (schema_version 2, written by `ssdref.golden`; version 1 folders such as the
+MXNet-recorded golden/mxnet-1.9.1/ still load):
+    manifest.json = {"schema_version": 2, "ssdref_version": "...", "cases": [
         {"name", "kind": "op" | "graph", "op", "params", "seed", "dtype", "inputs": [names],
-         "outputs": [names], "tolerances": {...}, "file", "sha256"}, ...]}
+         "outputs": [names], "input_sha256": {name: sha}, "precision": {output: "exact" | "ulp:N"},
+         "tolerances": {...}, "file", "sha256"}, ...]}
 Each case's `.npz` (path relative to the manifest) holds its arrays; an array named `x` is stored
 under `x`, or under `inputs/x` / `outputs/x` when an input and an output share a name.
 This module only reads; generating and verifying the whole set is `ssdref.golden`'s job.
@@ -14,7 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 
 
 class GoldenMissingError(FileNotFoundError):
@@ -34,6 +37,7 @@ class GoldenCase(NamedTuple):
     tolerances: dict          # as the manifest gives them; see tolerance()
     file: Path
     manifest: dict            # the manifest's top-level fields other than "cases"
+    precision: dict = {}      # output -> "exact" | "ulp:N": ssdref's own reproducibility tier
 
     def tolerance(self, output_name=None) -> dict:
         """{'rtol', 'atol'} for an output: a per-output entry, the case-wide one, else the table's."""
@@ -62,11 +66,16 @@ def read_manifest(root=None) -> dict:
     if not path.is_file():
         raise GoldenMissingError(f"load_golden: no manifest.json in {root} (generate the goldens "
                                  f"with `ssdref golden generate`, or point SSDREF_GOLDEN_DIR at them)")
-    with open(path, encoding="utf-8") as handle:
-        manifest = json.load(handle)
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ValueError(f"load_golden: manifest schema_version must be {SCHEMA_VERSION}, "
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"load_golden: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"load_golden: {path} is not valid JSON (line {exc.lineno} column "
+                         f"{exc.colno}: {exc.msg})") from None
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version not in READABLE_SCHEMAS:
+        raise ValueError(f"load_golden: manifest schema_version must be one of {READABLE_SCHEMAS}, "
                          f"got {version!r} in {path}")
     return manifest
 
@@ -104,12 +113,18 @@ def load_golden(case_name, root=None, verify=True) -> GoldenCase:
         if digest != case["sha256"]:
             raise ValueError(f"load_golden: {file} sha256 must be {case['sha256']} (manifest), "
                              f"got {digest}: the file changed since the manifest was written")
-    with np.load(file, allow_pickle=False) as data:
-        inputs = {name: _array(data, "inputs", name, file) for name in case.get("inputs", [])}
-        outputs = {name: _array(data, "outputs", name, file) for name in case.get("outputs", [])}
+    import zipfile
+    import zlib
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            inputs = {name: _array(data, "inputs", name, file) for name in case.get("inputs", [])}
+            outputs = {name: _array(data, "outputs", name, file) for name in case.get("outputs", [])}
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise ValueError(f"load_golden: cannot read {file}: {type(exc).__name__}: {exc}") from None
     return GoldenCase(
         name=case["name"], kind=case.get("kind", "op"), op=case.get("op", ""),
         params=dict(case.get("params") or {}), seed=case.get("seed"),
         dtype=case.get("dtype", "float32"), inputs=inputs, outputs=outputs,
         tolerances=dict(case.get("tolerances") or {}), file=file,
-        manifest={k: v for k, v in manifest.items() if k != "cases"})
+        manifest={k: v for k, v in manifest.items() if k != "cases"},
+        precision=dict(case.get("precision") or {}))

@@ -66,9 +66,9 @@ def test_unknown_case_names_and_schema_versions_are_errors(tmp_path):
     with pytest.raises(KeyError, match="case_name must be one of the 1 cases"):
         goldens.load_golden("nope", root=root)
     manifest = json.loads((root / "manifest.json").read_text())
-    manifest["schema_version"] = 2
+    manifest["schema_version"] = 3
     (root / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match="schema_version must be 1, got 2"):
+    with pytest.raises(ValueError, match=r"schema_version must be one of \(1, 2\), got 3"):
         goldens.load_golden("prior_basic", root=root)
 
 
