@@ -10,7 +10,10 @@ Conventions that bite:
   window's gradient goes to its FIRST maximum in row-major window order; overlaps accumulate;
 - avg: sum of real cells / D. count_include_pad (None means True): D counts window cells inside
   the padded extent [-p, H+p) (pad counted, 'full' overhang not); False: cells inside [0, H).
-  A window with D = 0 gives 0. Backward: g/D to each real cell;
+  A window with D = 0 gives 0, except in 3-D: MXNet's 3-D kernel divides by the product of the
+  unclipped per-axis extents, which is 0 for a window starting exactly at the padded edge (or, with
+  count_include_pad=False, with no real cell along an axis), and 0/0 gives NaN there
+  (`zero_extent_windows`; 1-D and 2-D give 0). Backward: g/D to each real cell;
 - sum: D = 1; lp (p_value 1, 2, 3): (sum of x**p)**(1/p), p=1 the plain signed sum;
 - global_pool: kernel = the whole spatial extent; kernel, stride, pad, convention ignored.
 Every window reduction runs over the taps in row-major order, one tap at a time, so the float sum
@@ -110,6 +113,27 @@ def window_divisor(geometry: PoolingGeometry) -> np.ndarray:
     return divisor
 
 
+def zero_extent_windows(geometry: PoolingGeometry) -> np.ndarray:
+    """Avg windows (bool, out_spatial) that MXNet 1.9.1's 3-D kernel turns into NaN (0/0).
+
+    pool.h's 3-D avg divides by (dend - dstart) * (hend - hstart) * (wend - wstart) with each end
+    clipped to the padded extent (and, count_include_pad=False, the start and end to the input)
+    but never clamped at 0: an axis whose extent is exactly 0 makes the product 0 (a negative
+    extent, a window further out, gives a nonzero product and a 0 result). 1-D/2-D: none."""
+    g = geometry
+    if len(g.kernel) != 3:
+        return np.zeros(g.out_spatial, bool)
+    zero_axes = []
+    for size, k, s, p, o in zip(g.in_spatial, g.kernel, g.stride, g.pad, g.out_spatial):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, size + p)
+        if not g.count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, size)
+        zero_axes.append(end - start == 0)
+    return (zero_axes[0][:, None, None] | zero_axes[1][None, :, None]
+            | zero_axes[2][None, None, :])
+
+
 def _padded(x, g: PoolingGeometry, fill):
     """x inside a block of `fill`: pad cells before, pad + 'full' overhang after."""
     after = [max(p, (o - 1) * s + k - size - p)
@@ -159,6 +183,7 @@ def pooling_forward(x, *, kernel=(), pool_type="max", stride=(), pad=(), pooling
     if g.pool_type == "avg":
         divisor = window_divisor(g).astype(x.dtype)
         y = np.divide(acc, divisor, out=np.zeros_like(acc), where=divisor > 0)
+        y[..., zero_extent_windows(g)] = np.nan
     elif g.pool_type == "lp" and g.p_value == 2:
         y = np.sqrt(acc)
     elif g.pool_type == "lp" and g.p_value == 3:

@@ -133,3 +133,23 @@ def test_backward_after_inference_forward_is_refused_by_ssdref_only(mx):
     np.testing.assert_array_equal(theirs.grads["data"], x)
     with pytest.raises(RuntimeError, match="forward"):
         run_op(ssdref, "Dropout", {"p": 0.5}, {"data": x}, is_train=False, out_grads=[x])
+
+
+@pytest.mark.conformance
+@pytest.mark.parametrize("shape, kernel, stride, pad, cip", [
+    ((1, 1, 3, 4, 3), 1, 4, 0, True), ((1, 1, 5, 5, 5), 2, 2, 1, False),
+    ((1, 1, 4, 5, 4), 2, 3, 1, True), ((1, 1, 4, 5, 4), 3, 3, 1, False),
+    ((1, 1, 4, 4), 1, 4, 0, False),
+])
+def test_avg_full_windows_past_the_padded_edge_match_mxnet_nan_and_zero(mx, shape, kernel, stride,
+                                                                         pad, cip):
+    """3-D avg 'full' windows of zero extent are NaN in MXNet (0/0), 2-D ones 0: same in ssdref."""
+    x = np.random.default_rng(0).uniform(1, 2, shape).astype(np.float32)
+    ndim = len(shape) - 2
+    params = {"kernel": (kernel,) * ndim, "stride": (stride,) * ndim, "pad": (pad,) * ndim,
+              "pool_type": "avg", "pooling_convention": "full", "count_include_pad": cip}
+    theirs = run_op(mx, "Pooling", params, {"data": x}, backward=False).outputs[0]
+    ours = run_op(ssdref, "Pooling", params, {"data": x}, backward=False).outputs[0]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=0)
+    assert np.isnan(theirs).any() == (ndim == 3)

@@ -186,3 +186,32 @@ def test_bad_arguments_raise_value_error(kwargs, message):
 def test_integer_data_raises_type_error():
     with pytest.raises(TypeError, match="float32 or float64"):
         pooling_forward(np.zeros((1, 1, 4, 4), np.int64), kernel=2)
+
+
+def test_3d_avg_full_window_starting_at_the_padded_edge_is_nan_as_mxnet():
+    # MXNet 1.9.1's 3-D avg divides by the product of unclamped per-axis extents: a window
+    # starting exactly at H + p (or, without count_include_pad, with no real cell along an axis)
+    # is 0/0 = NaN; one starting further out has a negative extent and gives 0. Checked against
+    # MXNet (native and oneDNN) on 144 configurations.
+    x = np.ones((1, 1, 3, 4, 3), np.float32)
+    y, cache = pooling_forward(x, kernel=1, stride=4, pool_type="avg", pooling_convention="full")
+    nan = np.nan
+    np.testing.assert_array_equal(y[0, 0], [[[1, 0], [nan, nan]], [[0, 0], [nan, nan]]])
+    assert not np.signbit(y[~np.isnan(y)]).any()
+    np.testing.assert_array_equal(pooling_backward(np.ones_like(y), cache)[0, 0, 0, 0], [1, 0, 0])
+    cube = np.arange(1, 126, dtype=np.float32).reshape(1, 1, 5, 5, 5)
+    args = dict(kernel=2, stride=2, pad=1, pool_type="avg", pooling_convention="full")
+    with_pad = pooling_forward(cube, **args)[0]
+    without_pad = pooling_forward(cube, count_include_pad=False, **args)[0]
+    assert with_pad[0, 0, -1, -1, -1] == 0                 # the right pad is counted: 0 / 1
+    assert np.isnan(without_pad[0, 0, -1]).all() and np.isnan(without_pad[0, 0, :, -1]).all()
+    assert not np.isnan(without_pad[0, 0, :-1, :-1, :-1]).any()
+
+
+def test_2d_avg_full_window_past_the_padded_edge_stays_zero():
+    y = pooling_forward(A25, kernel=1, stride=4, pool_type="avg", pooling_convention="full",
+                        count_include_pad=False)[0]
+    np.testing.assert_array_equal(y[0, 0], [[1, 5], [21, 25]])
+    y = pooling_forward(np.ones((1, 1, 4, 4), np.float32), kernel=1, stride=4, pad=0,
+                        pool_type="avg", pooling_convention="full")[0]
+    assert not np.isnan(y).any()
