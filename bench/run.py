@@ -17,6 +17,11 @@ and 2 threads (MXNet as a second process with OMP_NUM_THREADS=2 - it uses one co
 PyTorch as a third with torch.set_num_threads(2), ssdref with Numba's 2 threads and 2-thread
 OpenBLAS). Rounds alternate ssdref / MXNet / PyTorch case by case, so machine drift hits all of
 them; medians are over every timed call of every round. Each case is warmed up once first (JIT).
+ssdref runs twice: in this process (OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, as before
+issue 16) and in a plain worker process without any thread variable, as a user's script runs
+(--no-plain skips it); a second table compares the two. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are
+unset for every process of the bench (users' machines do not export them). The header records what
+decides speed: CPU flags, NumPy's SIMD dispatch, OpenBLAS's core and threads, Numba's pool.
 --scaling writes bench/scaling.png: cost against anchors (8732 -> 100k) and gts (1 -> 200).
 """
 from __future__ import annotations
@@ -26,12 +31,17 @@ import json
 import math
 import os
 
-# ssdref's own process: 2 threads, and idle threads that sleep instead of spinning. OpenBLAS
-# (numpy's GEMM) and Numba's OpenMP pool alternate layer by layer; by default each pool spins for a
-# long while after its work (OpenBLAS ~2**28 cycles), stealing the two cores from the other one.
+# Users' machines do not export these: a machine that does (OPENBLAS_CORETYPE=Haswell turns off
+# OpenBLAS's AVX-512 kernels) would measure another library. Dropped for every process of the bench,
+# before numpy loads OpenBLAS; the header says what was dropped.
+DROPPED_ENV = {name: os.environ.pop(name) for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+               if name in os.environ}
+# ssdref's own process: 2 threads, and idle threads that sleep instead of spinning (OpenBLAS and
+# Numba's OpenMP pool alternate layer by layer). ssdref does the same by itself since issue 16
+# (ssdref.kernels.threads); the plain-process side (PLAIN_SIDE) checks that without these variables.
 # Set before numpy loads OpenBLAS and before Numba starts its pool; workers get only the thread count.
-for _name, _value in (("OMP_NUM_THREADS", "2"), ("OPENBLAS_THREAD_TIMEOUT", "4"),
-                      ("OMP_WAIT_POLICY", "PASSIVE")):
+BENCH_ENV = (("OMP_NUM_THREADS", "2"), ("OPENBLAS_THREAD_TIMEOUT", "4"), ("OMP_WAIT_POLICY", "PASSIVE"))
+for _name, _value in BENCH_ENV:
     os.environ.setdefault(_name, _value)
 import platform
 import subprocess
@@ -46,11 +56,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from worker import BODY  # noqa: E402  (plain data; worker.py imports nothing heavy)
+from ssdref_cases import SsdrefCases, timed  # noqa: E402
 
 MXNET_PYTHON = ROOT / ".venv-mxnet" / "bin" / "python"
 # torchvision's operators come only in CUDA builds next to a CUDA torch: its own venv (make bench-venvs)
 TORCHVISION_PYTHON = ROOT / ".venv-torchvision" / "bin" / "python"
 THREADS = "2"
+# ssdref once more, in a worker process with none of the thread variables a user would not set
+PLAIN_SIDE = "ssdref plain"
+USER_UNSET = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "OPENBLAS_NUM_THREADS",
+              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "GOMP_SPINCOUNT",
+              "SSDREF_THREAD_TUNING")
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -140,83 +156,6 @@ def body_flops():
     return flops
 
 
-class SsdrefCases:
-    def __init__(self, data):
-        from ssdref.backend import dispatch
-        from ssdref.layers.activation import activation_backward, activation_forward
-        from ssdref.layers.conv import conv_backward, conv_forward
-        from ssdref.layers.pooling import pooling_backward, pooling_forward
-        from ssdref.multibox.detection import multibox_detection
-        from ssdref.multibox.nms import nms
-        from ssdref.multibox.target import multibox_target
-        self.d = data
-        self.conv_f, self.conv_b = dispatch(conv_forward), dispatch(conv_backward)
-        self.relu_f, self.relu_b = dispatch(activation_forward), dispatch(activation_backward)
-        self.pool_f, self.pool_b = dispatch(pooling_forward), dispatch(pooling_backward)
-        self.target, self.detection = dispatch(multibox_target), dispatch(multibox_detection)
-        self.nms = dispatch(nms)
-
-    def forward(self, x):
-        caches = []
-        for layer in BODY:
-            if layer[0] == "pool":
-                _, k, s, p, convention = layer
-                x, cache = self.pool_f(x, kernel=(k, k), stride=(s, s), pad=(p, p),
-                                       pool_type="max", pooling_convention=convention)
-                caches.append(("pool", cache))
-            else:
-                name, _, _, _, pad, dilate = layer
-                x, conv_cache = self.conv_f(x, self.d[f"{name}_weight"], self.d[f"{name}_bias"],
-                                            pad=pad, dilate=dilate)
-                x, relu_cache = self.relu_f(x, act_type="relu")
-                caches.append((name, (conv_cache, relu_cache)))
-        return x, caches
-
-    def backward(self, dy, caches):
-        grads = {}
-        while caches:
-            name, cache = caches.pop()          # each cache is dropped once its backward ran
-            if name == "pool":
-                dy = self.pool_b(dy, cache)
-            else:
-                dy = self.relu_b(dy, cache[1])
-                # conv1_1's data needs no gradient: MXNet (grad_req null) and PyTorch skip it too
-                dy, grads[f"{name}_weight"], grads[f"{name}_bias"] = self.conv_b(
-                    dy, cache[0], data_grad=bool(caches))
-        return grads
-
-    def run(self, case, reps):
-        d = self.d
-        kind, _, arg = case.partition(":")
-        if kind == "body_fwd":
-            x = d[f"body_x{arg}"]
-            return timed(lambda: self.forward(x), reps)
-        if kind == "body_fwdbwd":
-            x, head = d[f"body_x{arg}"], d[f"body_dy{arg}"]
-            return timed(lambda: self.backward(head, self.forward(x)[1]), reps)
-        if kind == "target":
-            args = (d[f"{arg}_anchors"], d[f"{arg}_label"], d[f"{arg}_cls"])
-            return timed(lambda: self.target(*args, overlap_threshold=.5, negative_mining_ratio=3,
-                                             negative_mining_thresh=.5), reps)
-        if kind == "detection":
-            args = (d[f"{arg}_prob"], d[f"{arg}_loc"], d[f"{arg}_anchors"])
-            topk = int(d[f"{arg}_topk"])
-            return timed(lambda: self.detection(*args, nms_threshold=.45, nms_topk=topk), reps)
-        if kind == "nms":
-            args = (d[f"{arg}_boxes"], d[f"{arg}_scores"], d[f"{arg}_class_ids"])
-            return timed(lambda: self.nms(*args, .45, nms_comparator=">"), reps)
-        raise KeyError(case)
-
-
-def timed(fn, reps):
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def gemm_peak(size=2048, repeat=3):
     """numpy float32 GEMM GFLOP/s (best of `repeat`)."""
     rng = np.random.default_rng(0)
@@ -231,10 +170,12 @@ def gemm_peak(size=2048, repeat=3):
 class Worker:
     """A framework in its own process, answering timing requests (bench/worker.py)."""
 
-    def __init__(self, framework, python, npz):
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")}
-        env.update(OMP_NUM_THREADS=THREADS, MKL_NUM_THREADS=THREADS, PYTHONPATH="")
+    def __init__(self, framework, python, npz, plain=False):
+        drop = USER_UNSET if plain else ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
+        env = {k: v for k, v in os.environ.items() if k not in drop}
+        env.update(PYTHONPATH="")
+        if not plain:
+            env.update(OMP_NUM_THREADS=THREADS, MKL_NUM_THREADS=THREADS)
         self.framework = framework
         self.proc = subprocess.Popen([str(python), str(HERE / "worker.py"), framework, npz],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -250,6 +191,12 @@ class Worker:
         if "error" in answer:
             raise KeyError(answer["error"])
         return answer["times"]
+
+    def info(self):
+        self.proc.stdin.write(json.dumps({"info": True}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        return json.loads(line)["info"] if line else {}
 
     def close(self):
         try:
@@ -360,6 +307,8 @@ def main():
     parser.add_argument("--no-mxnet", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-rss", action="store_true", help="skip the training-step RSS")
+    parser.add_argument("--no-plain", action="store_true",
+                        help="skip ssdref in a plain process (no thread variables set)")
     parser.add_argument("--only", default=None, metavar="TEXT",
                         help="only the cases whose key contains TEXT (e.g. body_fwdbwd:1, target)")
     args = parser.parse_args()
@@ -376,6 +325,10 @@ def main():
     np.savez(tmp.name, **data)
     sides = {"ssdref": SsdrefCases(data)}
     versions = {}
+    plain_info = None
+    if not args.no_plain:
+        sides[PLAIN_SIDE] = Worker("ssdref", sys.executable, tmp.name, plain=True)
+        plain_info = sides[PLAIN_SIDE].info()
     if not args.no_mxnet and MXNET_PYTHON.exists():
         versions["MXNet"] = mxnet_version()
         if versions["MXNet"]:
@@ -416,19 +369,55 @@ def main():
     rss = (None, ["skipped"]) if args.no_rss or args.quick else rss_of_training_step()
     load_after = os.getloadavg()
     peak = float(np.median(peaks))
-    report(cases, times, sides, versions, peak, rss, rounds, load_before, load_after)
+    report(cases, times, sides, versions, peak, rss, rounds, load_before, load_after, plain_info)
 
 
-def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_after):
-    import numba
-    cpu = platform.processor() or platform.machine()
+def cpu_facts():
+    """(model name, the vector-instruction flags that decide GEMM and kernel speed)."""
+    model, flags = platform.processor() or platform.machine(), []
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
+        with open("/proc/cpuinfo") as cpuinfo:
+            lines = cpuinfo.read().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+        flags = next(line.split(":", 1)[1].split() for line in lines if line.startswith("flags"))
     except (OSError, StopIteration):
         pass
-    print(f"machine: {cpu}, {os.cpu_count()} cores; load average {load_before[0]:.2f} at start, "
-          f"{load_after[0]:.2f} at end")
+    wanted = [f for f in flags if f in ("avx", "avx2", "fma") or f.startswith("avx512")]
+    return model, wanted
+
+
+def numpy_simd():
+    """NumPy's SIMD: the baseline it was built for and the dispatched targets this CPU has."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__, __cpu_features__
+    except ImportError:                      # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__, __cpu_features__
+    found = [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    return f"baseline {' '.join(__cpu_baseline__)}, dispatch found {' '.join(found) or 'none'}"
+
+
+def pools_line(info):
+    """One line from ssdref.kernels.threads.describe(): BLAS core and threads, Numba's pool."""
+    blas = "; ".join(f"{b['internal_api']} {b['version']} core {b['architecture']} "
+                     f"{b['threading_layer']} {b['num_threads']} threads" for b in info.get("blas", []))
+    tuning = ", ".join(f"{k} {v}" for k, v in info.get("tuning", {}).items())
+    return (f"{blas or 'no BLAS found'}; Numba layer {info.get('numba_threading_layer')} "
+            f"{info.get('numba_threads')} threads; ssdref thread tuning: {tuning}")
+
+
+def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_after,
+           plain_info=None):
+    import numba
+    from ssdref.kernels import threads
+    cpu, flags = cpu_facts()
+    print(f"machine: {cpu}, {os.cpu_count()} cores, flags {' '.join(flags) or '?'}; load average "
+          f"{load_before[0]:.2f} at start, {load_after[0]:.2f} at end")
+    print(f"numpy SIMD: {numpy_simd()}; "
+          + (f"unset for every bench process: {' '.join(f'{k}={v}' for k, v in DROPPED_ENV.items())}"
+             if DROPPED_ENV else "no OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment"))
+    print(f"ssdref process pools: {pools_line(threads.describe())}")
+    if plain_info:
+        print(f"plain process pools: {pools_line(plain_info)}")
     print(f"numpy {np.__version__}, numba {numba.__version__} (threads {numba.config.NUMBA_NUM_THREADS}"
           f"), " + ", ".join(f"{k} {v}" for k, v in versions.items())
           + "; every framework on 2 threads; NMS row: MXNet box_nms, "
@@ -458,6 +447,15 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
             rate = f"{gf:.0f} ({100 * gf / peak:.0f}%)"
         print(f"| {label:42s} | {fmt_ms(ours)} | {fmt_ms(mx)} | {ratio(ours, mx)} | {fmt_ms(pt)} | "
               f"{ratio(ours, pt)} | {rate:>23s} |")
+    if PLAIN_SIDE in sides:
+        print(f"\nssdref in a plain process (no {', '.join(n for n, _ in BENCH_ENV)}, as a user's "
+              "script runs) against the bench's process:")
+        head = f"| {'case':42s} | {'bench env':>9s} | {'plain':>9s} | {'plain/bench':>11s} |"
+        print(head)
+        print("|" + "|".join("-" * len(part) for part in head.split("|")[1:-1]) + "|")
+        for label, case, _, _ in cases:
+            ours, plain = times[("ssdref", case)], times.get((PLAIN_SIDE, case))
+            print(f"| {label:42s} | {fmt_ms(ours)} | {fmt_ms(plain)} | {ratio(plain, ours):>11s} |")
     result, error = rss
     if result:
         bound, peak_rss, seconds = result

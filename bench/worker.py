@@ -8,7 +8,10 @@ framework has no such operator). {"quit": true} ends it. Nothing but answers goe
     .venv-mxnet/bin/python bench/worker.py mxnet inputs.npz      (OMP_NUM_THREADS=2)
     .venv/bin/python bench/worker.py torch inputs.npz
     .venv-torchvision/bin/python bench/worker.py torchvision inputs.npz   (`make bench-venvs`)
-This file imports neither ssdref nor numba: it runs in MXNet's (or torchvision's) own environment.
+    .venv/bin/python bench/worker.py ssdref inputs.npz   (run.py's plain process: no thread variables)
+{"info": true} answers {"info": {...}}: what the worker's process runs on (ssdref: its thread pools).
+Only the ssdref side imports ssdref (and numba): the others run in MXNet's or torchvision's own
+environment.
 """
 from __future__ import annotations
 
@@ -171,17 +174,33 @@ class TorchvisionCases:
         return timed(lambda: self.ops.batched_nms(boxes, scores, classes, .45), reps)
 
 
+def process_info(framework):
+    """The thread pools this worker runs on (ssdref only: the others are reported by version)."""
+    if framework != "ssdref":
+        return {}
+    from ssdref.kernels import threads
+    return threads.describe()
+
+
 def main():
     framework, path = sys.argv[1], sys.argv[2]
     data = dict(np.load(path))
-    cases = {"mxnet": MXNetCases, "torch": TorchCases,
-             "torchvision": TorchvisionCases}[framework](data)
+    if framework == "ssdref":
+        from ssdref_cases import SsdrefCases
+        cases = SsdrefCases(data)
+    else:
+        cases = {"mxnet": MXNetCases, "torch": TorchCases,
+                 "torchvision": TorchvisionCases}[framework](data)
     out = sys.stdout
     sys.stdout = sys.stderr               # framework chatter must not corrupt the protocol
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("quit"):
             break
+        if request.get("info"):
+            out.write(json.dumps({"info": process_info(framework)}) + "\n")
+            out.flush()
+            continue
         case = request["case"]
         try:
             answer = {"case": case, "times": cases.run(case, int(request["reps"]))}
