@@ -1,52 +1,36 @@
 """Numba kernel for ssdref.multibox.detection.multibox_detection (bit-identical to the NumPy spec).
 
 Differences in *how*, never in *what*: only anchors that pass the threshold are decoded (decoding is
-per anchor, so skipping discarded ones changes nothing); the inputs' finiteness is checked inside
-the class-pick pass instead of a separate NumPy pass (same error); NMS is cpu_nms's per-class, compacting greedy loop. Images run in parallel (prange) when there are
-several: each image writes only its own rows with sequential code. A single image runs serially
+per anchor, so skipping discarded ones changes nothing); NMS is cpu_nms's per-class, compacting
+greedy loop. Images run in parallel (prange) when there are several: each image writes only its own rows with sequential code. A single image runs serially
 (no parallel region: its start-up costs more than it saves, most of all on a loaded machine).
 """
 import numba
 import numpy as np
 
-from ssdref.errors import fail
 from ssdref.kernels.cpu_boxes import clip_unit, decode_one
 from ssdref.kernels.cpu_nms import greedy_nms
 from ssdref.kernels.cpu_target import first_k_ascending
 from ssdref.multibox import detection as spec
 
 
-@numba.njit(cache=True, inline="always")
-def _finite(value, zero):
-    return value - value == zero          # false for NaN and for +-inf (inf - inf is NaN)
-
-
 @numba.njit(cache=True)
 def _prepare_image(probs, loc, anchors, consts, clip, run_nms, nms_topk, out):
-    """Steps 2-6 for one image; `out` (A, 6) arrives filled with -1. Returns (rows taking part in
-    NMS, all inputs finite)."""
+    """Steps 2-6 for one image; `out` (A, 6) arrives filled with -1. Returns the number of rows
+    taking part in NMS. NaN/inf inputs run as in MXNet: a NaN score never wins the strict `>`."""
     minus_one, threshold, zero, one, two = consts[0], consts[1], consts[3], consts[4], consts[5]
     v0, v1, v2, v3 = consts[6], consts[7], consts[8], consts[9]
     num_classes, num_anchors = probs.shape
-    finite = True
     # Class pick, classes scanned in increasing order from -1 with a strict `>` (class-outer loop
     # for contiguous reads; each anchor still sees its classes in the same order).
     best_score = np.full(num_anchors, minus_one)
     best_class = np.zeros(num_anchors, np.int64)
-    for a in range(num_anchors):
-        finite &= _finite(probs[0, a], zero)
     for c in range(1, num_classes):
         for a in range(num_anchors):
             p = probs[c, a]
-            finite &= _finite(p, zero)
             if p > best_score[a]:
                 best_score[a] = p
                 best_class[a] = c
-    for a in range(num_anchors):
-        for m in range(4):
-            finite &= _finite(loc[a, m], zero)
-    if not finite:
-        return 0, False
     rows = np.empty((num_anchors, 6), out.dtype)
     valid_count = 0
     for a in range(num_anchors):                                        # step 2
@@ -65,7 +49,7 @@ def _prepare_image(probs, loc, anchors, consts, clip, run_nms, nms_topk, out):
             valid_count += 1
     out[:valid_count] = rows[:valid_count]
     if valid_count == 0 or not run_nms:                                 # step 4
-        return 0, True
+        return 0
     neg_score = np.empty(valid_count, out.dtype)
     for i in range(valid_count):
         neg_score[i] = -rows[i, 1]
@@ -80,7 +64,7 @@ def _prepare_image(probs, loc, anchors, consts, clip, run_nms, nms_topk, out):
         out[i] = rows[order[i]]
     for i in range(nkeep, valid_count):
         out[i, 0] = minus_one
-    return nkeep, True
+    return nkeep
 
 
 @numba.njit(cache=True, inline="always")
@@ -92,9 +76,9 @@ def _apply_keep(out, keep, minus_one):
 
 @numba.njit(cache=True, parallel=True)
 def _detection_batch(cls_prob, loc_pred, anchors, consts, clip, run_nms, force_suppress, strict,
-                     nms_topk, out, finite):
+                     nms_topk, out):
     for image in numba.prange(cls_prob.shape[0]):
-        nkeep, finite[image] = _prepare_image(cls_prob[image], loc_pred[image], anchors, consts,
+        nkeep = _prepare_image(cls_prob[image], loc_pred[image], anchors, consts,
                                               clip, run_nms, nms_topk, out[image])
         if nkeep > 0:
             rows = out[image, :nkeep]
@@ -106,13 +90,12 @@ def _detection_batch(cls_prob, loc_pred, anchors, consts, clip, run_nms, force_s
 @numba.njit(cache=True)
 def _detection_one(probs, loc, anchors, consts, clip, run_nms, force_suppress, strict, nms_topk,
                    out):
-    """Steps 2-7 for one image, serially; returns whether the inputs were finite."""
-    nkeep, finite = _prepare_image(probs, loc, anchors, consts, clip, run_nms, nms_topk, out)
+    """Steps 2-7 for one image, serially."""
+    nkeep = _prepare_image(probs, loc, anchors, consts, clip, run_nms, nms_topk, out)
     if nkeep > 0:
         rows = out[:nkeep]
         keep = greedy_nms(rows[:, 2:6], rows[:, 0], consts[2], force_suppress, strict, consts[3])
         _apply_keep(rows, keep, consts[0])
-    return finite
 
 
 def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, background_id=0,
@@ -121,7 +104,7 @@ def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, ba
     """Numba twin of detection.multibox_detection."""
     cls_prob, loc_pred, anchors, params = spec.check_detection_inputs(
         cls_prob, loc_pred, anchor, clip, threshold, background_id, nms_threshold, force_suppress,
-        variances, nms_topk, nms_comparator, check_finite=False)
+        variances, nms_topk, nms_comparator)
     dtype = cls_prob.dtype
     consts = np.array((-1, params.threshold, params.nms_threshold, 0, 1, 2, *params.variances),
                       dtype)
@@ -132,13 +115,9 @@ def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, ba
     cls_prob, loc_pred = np.ascontiguousarray(cls_prob), np.ascontiguousarray(loc_pred)
     anchors = np.ascontiguousarray(anchors)
     if batch == 1:
-        finite = np.array([_detection_one(cls_prob[0], loc_pred[0], anchors, consts, params.clip,
-                                          run_nms, params.force_suppress, strict, params.nms_topk,
-                                          out[0])])
+        _detection_one(cls_prob[0], loc_pred[0], anchors, consts, params.clip, run_nms,
+                       params.force_suppress, strict, params.nms_topk, out[0])
     else:
-        finite = np.ones(batch, np.bool_)
         _detection_batch(cls_prob, loc_pred, anchors, consts, params.clip, run_nms,
-                         params.force_suppress, strict, params.nms_topk, out, finite)
-    if not finite.all():
-        fail(spec.OP, "cls_prob and loc_pred must be finite, got NaN or inf")
+                         params.force_suppress, strict, params.nms_topk, out)
     return out

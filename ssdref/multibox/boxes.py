@@ -21,13 +21,14 @@ from ssdref.kernels.cpu_mathf import expf, logf
 DEFAULT_VARIANCES = (0.1, 0.1, 0.2, 0.2)
 
 
-def check_boxes(op, name, boxes, *, ndim=2):
-    """`boxes` as a float ndarray whose last axis holds 4 finite coordinates."""
+def check_boxes(op, name, boxes, *, ndim=2, finite=True):
+    """`boxes` as a float ndarray whose last axis holds 4 coordinates, finite unless finite=False
+    (the multibox ops take NaN/inf as MXNet does; the helpers here refuse them)."""
     boxes = check_array(op, name, boxes, ndim=ndim)
     if boxes.shape[-1] != 4:
         fail(op, f"{name} must have 4 coordinates [xmin, ymin, xmax, ymax] in its last axis, "
                  f"got shape {boxes.shape}")
-    if not np.all(np.isfinite(boxes)):
+    if finite and not np.all(np.isfinite(boxes)):
         fail(op, f"{name} must be finite, got NaN or inf")
     return boxes
 
@@ -122,13 +123,20 @@ def decode(anchors, loc, variances=DEFAULT_VARIANCES):
     op = "decode"
     anchors = check_boxes(op, "anchors", anchors)
     loc = check_boxes(op, "loc", loc)
-    dtype = check_same_dtype(op, anchors=anchors, loc=loc)
+    check_same_dtype(op, anchors=anchors, loc=loc)
     if anchors.shape != loc.shape:
         fail(op, f"anchors and loc must have the same shape, got {anchors.shape} and {loc.shape}")
-    v0, v1, v2, v3 = (dtype.type(v) for v in check_variances(op, variances))
+    return decode_formula(anchors, loc, check_variances(op, variances))
+
+
+def decode_formula(anchors, loc, variances):
+    """decode without the input checks: MultiBoxDetection takes NaN/inf anchors and loc as MXNet
+    does, and they run through the same float operations (NaN in, NaN out; overflow to +-inf)."""
+    dtype = anchors.dtype
+    v0, v1, v2, v3 = (dtype.type(v) for v in variances)
     two = dtype.type(2)
-    aw, ah, ax, ay = _center_size(anchors)
     with np.errstate(over="ignore", invalid="ignore"):    # huge loc overflows to +-inf, as in MXNet
+        aw, ah, ax, ay = _center_size(anchors)
         ox = loc[:, 0] * v0 * aw + ax
         oy = loc[:, 1] * v1 * ah + ay
         half_w = expf(loc[:, 2] * v2) * aw / two

@@ -3,7 +3,9 @@
 Mirrors: src/operator/contrib/multibox_detection{-inl.h,.cc} (`_contrib_MultiBoxDetection`), spec §3.
 Conventions that bite (step numbers are the spec's):
   2. Class = argmax of cls_prob over classes 1..C-1 scanned from -1 with a strict `>` (ties -> the
-     lowest class); background when score < threshold (strictly: score == threshold is kept).
+     lowest class; a NaN score never wins); background when score < threshold (strictly: score ==
+     threshold is kept). NaN/inf inputs run as in MXNet (docs/conventions.md): clip maps NaN to 1,
+     a NaN IoU suppresses nothing.
      `background_id` is accepted but never used: class 0 is always background.
      Every anchor is decoded (expf) and, with clip, clamped to [0, 1].
   3. Compaction: detections in anchor order at the front; the other rows are all -1.
@@ -21,7 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
-from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, clip_boxes, decode
+from ssdref.multibox.boxes import (DEFAULT_VARIANCES, check_boxes, check_variances, clip_boxes,
+                                   decode_formula)
 from ssdref.multibox.nms import check_nms_comparator, nms_unchecked, score_order
 
 OP = "MultiBoxDetection"
@@ -42,12 +45,10 @@ class DetectionParams(NamedTuple):
 
 
 def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, background_id,
-                           nms_threshold, force_suppress, variances, nms_topk, nms_comparator=">=",
-                           *, check_finite=True):
+                           nms_threshold, force_suppress, variances, nms_topk, nms_comparator=">="):
     """(cls_prob (B, C, A), loc_pred (B, A, 4), anchors (A, 4), DetectionParams), validated.
 
-    check_finite=False leaves the NaN/inf test of cls_prob and loc_pred to the caller (a kernel
-    that tests them on its own pass over the data must raise the same error)."""
+    NaN and inf values are accepted, as MXNet 1.9.1 accepts them (docs/conventions.md, NaN/inf)."""
     cls_prob = check_array(OP, "cls_prob", cls_prob, ndim=3)
     batch, num_classes, num_anchors = cls_prob.shape
     if num_classes == 0 or num_anchors == 0:
@@ -57,12 +58,10 @@ def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, backgrou
     if loc_pred.shape != (batch, num_anchors * 4):
         fail(OP, f"loc_pred must have shape (batch={batch}, num_anchors*4={num_anchors * 4}), "
                  f"got {loc_pred.shape}")
-    anchor = check_boxes(OP, "anchor", anchor, ndim=3)
+    anchor = check_boxes(OP, "anchor", anchor, ndim=3, finite=False)
     if anchor.shape != (1, num_anchors, 4):
         fail(OP, f"anchor must have shape (1, num_anchors={num_anchors}, 4), got {anchor.shape}")
     check_same_dtype(OP, cls_prob=cls_prob, loc_pred=loc_pred, anchor=anchor)
-    if check_finite and (not np.all(np.isfinite(cls_prob)) or not np.all(np.isfinite(loc_pred))):
-        fail(OP, "cls_prob and loc_pred must be finite, got NaN or inf")
     for name, value in (("clip", clip), ("force_suppress", force_suppress)):
         if not isinstance(value, (bool, np.bool_)):
             fail(OP, f"{name} must be a boolean, got {value!r}", TypeError)
@@ -86,11 +85,13 @@ def pick_class(probs, threshold):
     """Step 2: (class id, score) per anchor from probs (C, A); id 0 means background.
 
     MXNet scans classes 1..C-1 from score -1 with a strict `>` (first maximum wins), then turns the
-    anchor into background when score < threshold."""
+    anchor into background when score < threshold. A NaN score never wins (`NaN > s` is false):
+    it counts as -inf here, which no scan from -1 takes either."""
     dtype = probs.dtype.type
     num_anchors = probs.shape[1]
     if probs.shape[0] == 1:
         return np.zeros(num_anchors, np.int64), np.full(num_anchors, dtype(-1))
+    probs = np.where(np.isnan(probs), dtype(-np.inf), probs)
     best = np.argmax(probs[1:], axis=0)
     score = probs[1:][best, np.arange(num_anchors)]
     found = score > dtype(-1)
@@ -114,7 +115,7 @@ def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, ba
     out = np.full((batch, num_anchors, 6), -1, dtype)                                 # step 1
     for image in range(batch):
         class_id, score = pick_class(cls_prob[image], params.threshold)               # step 2
-        boxes = decode(anchors, loc_pred[image], params.variances)
+        boxes = decode_formula(anchors, loc_pred[image], params.variances)
         if params.clip:
             boxes = clip_boxes(boxes)
         valid = class_id > 0
