@@ -72,13 +72,30 @@ def assert_allclose_dtype(actual, expected, *, dtype=None, rtol=None, atol=None,
 # ---------------------------------------------------------------------------------------------
 
 def _as_detections(name, x):
+    """A list of per-image (K, 6) float64 arrays from any accepted layout: (K, 6) one image,
+    (B, K, 6), a list of per-image (K_i, 6) arrays, or (K, 7) rows [batch index, class, score,
+    box] (a flat list of detections of several images, as torchvision-style ports return)."""
+    if isinstance(x, (list, tuple)) and x and all(np.ndim(item) == 2 for item in x):
+        images = [np.asarray(item, dtype=np.float64) for item in x]
+        for i, item in enumerate(images):
+            if item.shape[-1] != 6:
+                raise ValueError(f"assert_detections_equal: {name}[{i}] must have shape (K, 6), "
+                                 f"got {item.shape}")
+        return images
     x = np.asarray(x)
+    if x.ndim == 2 and x.shape[-1] == 7:
+        batch = x[:, 0]
+        if not (np.isfinite(batch).all() and (batch == np.round(batch)).all() and (batch >= 0).all()):
+            raise ValueError(f"assert_detections_equal: {name} column 0 of (K, 7) rows must hold "
+                             f"batch indices (integers >= 0), got {np.unique(batch)[:5]}")
+        count = int(batch.max()) + 1 if len(batch) else 1
+        return [x[batch == b, 1:].astype(np.float64) for b in range(count)]
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.shape[-1] != 6:
-        raise ValueError(f"assert_detections_equal: {name} must have shape (B, A, 6) or (A, 6), "
-                         f"got {np.shape(x)}")
-    return x.astype(np.float64)
+        raise ValueError(f"assert_detections_equal: {name} must have shape (B, K, 6), (K, 6), "
+                         f"(K, 7) with a batch column, or be a list of (K, 6) arrays, got {np.shape(x)}")
+    return list(x.astype(np.float64))
 
 
 def _iou(box, boxes):
@@ -108,8 +125,12 @@ def _tie_groups(scores, score_tol):
     return group
 
 
-def _pair(exp_rows, act_rows, exp_free, act_free, allowed, iou_match, box_tol):
-    """Greedy pairing of free rows: same class first, then best IoU, smallest box distance, score."""
+def _pair(exp_rows, act_rows, exp_free, act_free, allowed, iou_match, box_tol, any_overlap=False):
+    """Greedy pairing of free rows: same class first, then best IoU, smallest box distance, score.
+
+    any_overlap pairs same-class rows whatever their IoU and distance (the last pass: a box that
+    moved, or a degenerate zero-area box whose IoU is 0 with everything, is reported as a box
+    difference, not as two unmatched rows)."""
     candidates = []
     for e in np.flatnonzero(exp_free):
         others = np.flatnonzero(act_free & allowed[e])
@@ -118,7 +139,8 @@ def _pair(exp_rows, act_rows, exp_free, act_free, allowed, iou_match, box_tol):
         ious = _iou(exp_rows[e, 2:], act_rows[others, 2:])
         dists = np.abs(act_rows[others, 2:] - exp_rows[e, 2:]).max(axis=1)
         for a, iou, dist in zip(others, ious, dists):
-            if iou >= iou_match or dist <= box_tol:  # dist: zero-area boxes have IoU 0 with all
+            same_class = exp_rows[e, 0] == act_rows[a, 0]
+            if iou >= iou_match or dist <= box_tol or (any_overlap and same_class):
                 key = (exp_rows[e, 0] != act_rows[a, 0], -iou, dist,
                        abs(exp_rows[e, 1] - act_rows[a, 1]), e, a)
                 candidates.append((key, e, a))
@@ -158,6 +180,9 @@ def _compare_image(actual, expected, score_tol, box_tol, iou_match, ignore_inval
     # Second pass across groups: the same detection with a score outside the tolerance.
     everywhere = np.ones_like(same_group)
     pairs += _pair(exp_rows, act_rows, exp_free, act_free, everywhere, iou_match, box_tol)
+    # Last pass: same class in the same tie group, however far apart the boxes are.
+    pairs += _pair(exp_rows, act_rows, exp_free, act_free, same_group, iou_match, box_tol,
+                   any_overlap=True)
 
     for e, a in sorted(pairs):
         er, ar = exp_rows[e], act_rows[a]
@@ -188,9 +213,22 @@ def _compare_image(actual, expected, score_tol, box_tol, iou_match, ignore_inval
     return summary, issues
 
 
+def _flat_rows(x) -> bool:
+    return not isinstance(x, (list, tuple)) and np.ndim(x) == 2 and np.shape(x)[-1] == 7
+
+
+def _dtype_probe(x):
+    """A zero-size array of x's dtype (a list of arrays: the first one's)."""
+    if isinstance(x, (list, tuple)) and x:
+        x = x[0]
+    return np.asarray(x)[:0]
+
+
 def assert_detections_equal(actual, expected, *, score_tol=None, box_tol=None, iou_match=0.5,
                             dtype=None, ignore_invalid=True, check_order=False):
-    """Assert two MultiBoxDetection outputs, (B, A, 6) or (A, 6), hold the same detections.
+    """Assert two MultiBoxDetection outputs hold the same detections. Each may be (B, K, 6),
+    (K, 6) for one image, a list of per-image (K_i, 6) arrays, or (K, 7) rows with the batch index
+    first; the two need not share a layout or a row count.
 
     Rows are [class_id, score, xmin, ymin, xmax, ymax]. With ignore_invalid (default), rows whose
     class_id is -1 (negative) are dropped first, as every MXNet consumer must; the two outputs may
@@ -199,7 +237,9 @@ def assert_detections_equal(actual, expected, *, score_tol=None, box_tol=None, i
       1. scores are grouped into tie groups (sorted, a gap > score_tol starts a new group);
       2. within a tie group, each expected row is paired with an actual row, preferring the same
          class, then the best IoU (at least `iou_match`), then the smallest box distance;
-      3. left-over rows are paired the same way across groups (a score that moved);
+      3. left-over rows are paired the same way across groups (a score that moved), then with
+         a row of the same class in the same tie group whatever the overlap (a moved or
+         degenerate box: reported as "box differs", not as unmatched rows);
       4. every pair must have equal class, |score diff| <= score_tol and max |box diff| <= box_tol.
     score_tol/box_tol default to the tolerance table's atol for `dtype` (default: the looser of the
     two arrays' dtypes); boxes use atol + rtol since coordinates are O(1). check_order also requires
@@ -207,16 +247,20 @@ def assert_detections_equal(actual, expected, *, score_tol=None, box_tol=None, i
     Raises AssertionError listing, per image, unmatched rows and score, box and class differences.
     """
     act, exp = _as_detections("actual", actual), _as_detections("expected", expected)
-    if act.shape[0] != exp.shape[0]:
-        raise AssertionError(f"assert_detections_equal: batch sizes differ: actual {act.shape[0]}, "
-                             f"expected {exp.shape[0]}")
-    comparison = _comparison_dtype(dtype, np.asarray(actual), np.asarray(expected))
+    if len(act) != len(exp):
+        if not (_flat_rows(actual) or _flat_rows(expected)):
+            raise AssertionError(f"assert_detections_equal: batch sizes differ: actual {len(act)}, "
+                                 f"expected {len(exp)}")
+        empty = np.zeros((0, 6))         # (K, 7) rows name only the images that have detections
+        act += [empty] * (len(exp) - len(act))
+        exp += [empty] * (len(act) - len(exp))
+    comparison = _comparison_dtype(dtype, *(_dtype_probe(x) for x in (actual, expected)))
     tol = tolerance_for(comparison)
     score_tol = tol["atol"] if score_tol is None else float(score_tol)
     box_tol = tol["atol"] + tol["rtol"] if box_tol is None else float(box_tol)
 
     report = []
-    for b in range(exp.shape[0]):
+    for b in range(len(exp)):
         summary, issues = _compare_image(act[b], exp[b], score_tol, box_tol, iou_match,
                                          ignore_invalid, check_order)
         if issues:
@@ -226,7 +270,7 @@ def assert_detections_equal(actual, expected, *, score_tol=None, box_tol=None, i
                 report.append(f"  ... and {len(issues) - _MAX_REPORTED} more")
     if report:
         failing = sum(line.startswith("image ") for line in report)
-        header = (f"assert_detections_equal: detections differ in {failing} of {exp.shape[0]} "
+        header = (f"assert_detections_equal: detections differ in {failing} of {len(exp)} "
                   f"image(s) ({comparison.name}: score_tol={score_tol:g}, box_tol={box_tol:g}, "
                   f"iou_match={iou_match:g}, ignore_invalid={ignore_invalid})")
         raise AssertionError("\n".join([header] + report))

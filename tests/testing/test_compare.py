@@ -124,8 +124,38 @@ def test_nan_in_a_valid_row_is_reported():
 
 
 def test_bad_detection_shapes_raise_value_error():
-    with pytest.raises(ValueError, match=r"actual must have shape \(B, A, 6\) or \(A, 6\)"):
+    with pytest.raises(ValueError, match=r"actual must have shape \(B, K, 6\), \(K, 6\), \(K, 7\)"):
         assert_detections_equal(DETECTIONS[:, :5], DETECTIONS)
+    with pytest.raises(ValueError, match=r"column 0 of \(K, 7\) rows must hold batch indices"):
+        assert_detections_equal(np.float32([[0.5, 0, .9, 0, 0, 1, 1]]), DETECTIONS[0])
+
+
+def test_a_degenerate_box_that_moved_is_a_box_difference_not_two_unmatched_rows():
+    # a zero-width box clipped at x = 1 has IoU 0 with everything, itself included
+    expected = np.float32([[1, .105175, 1, .272368, 1, 1]])
+    actual = np.float32([[1, .105175, 1, .27239, 1, 1]])
+    with pytest.raises(AssertionError) as err:
+        assert_detections_equal(actual, expected)
+    assert "box differs expected row 0 / actual row 0" in str(err.value)
+    assert "unmatched" not in str(err.value)
+    assert_detections_equal(actual, expected, box_tol=3e-5)
+
+
+def test_batched_layouts_lists_and_batch_column_rows_are_accepted():
+    per_image = [np.float32([[0, .9, .1, .1, .5, .5], [1, .7, .2, .2, .6, .6]]),
+                 np.zeros((0, 6), np.float32), np.float32([[2, .8, .1, .1, .3, .3]])]
+    padded = np.full((3, 4, 6), -1, np.float32)
+    for b, rows in enumerate(per_image):
+        padded[b, :len(rows)] = rows
+    with_batch = np.concatenate([np.concatenate([np.full((len(r), 1), b, np.float32), r], axis=1)
+                                 for b, r in enumerate(per_image)])
+    for a in (per_image, padded, with_batch):
+        for e in (per_image, padded, with_batch):
+            assert_detections_equal(a, e)
+    moved = [r.copy() for r in per_image]
+    moved[2][0, 1] = .5
+    with pytest.raises(AssertionError, match=r"(?s)1 of 3 image\(s\).*image 2 .*score differs"):
+        assert_detections_equal(moved, with_batch)
 
 
 @st.composite
