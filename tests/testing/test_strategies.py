@@ -106,7 +106,8 @@ def test_anchor_count_is_h_w_times_sizes_plus_ratios_minus_one(data, dtype):
 def test_spec_formula_fallback_equals_ssdref_multibox_prior_bitwise(shape, params, dtype):
     from ssdref.multibox.prior import multibox_prior
     expected = multibox_prior(np.zeros((1, 1) + shape, dtype), **params)
-    actual = S._prior_formula(shape, dtype=np.dtype(dtype), **params)
+    from ssdref.testing.strategies.geometry import _prior_formula
+    actual = _prior_formula(shape, dtype=np.dtype(dtype), **params)
     np.testing.assert_array_equal(actual, expected)
     assert actual.tobytes() == expected.tobytes()   # bitwise: -0.0 from clip included
 
@@ -217,3 +218,18 @@ def test_detection_bundles_run_through_ssdref_multibox_detection(case):
 def test_bad_strategy_arguments_fail_at_once_naming_the_argument(make, error):
     with pytest.raises(error, match=r"^\w+: \w+"):
         make()
+
+
+def test_every_strategy_draws_with_no_arguments():
+    from hypothesis import find
+    for name in ("boxes", "labels", "feature_map_shapes", "prior_params", "anchors", "ssd_configs",
+                 "logits", "cls_probs", "probabilities", "multibox_target_inputs",
+                 "multibox_detection_inputs"):
+        example = find(getattr(S, name)(), lambda _: True)
+        assert example is not None, name
+
+
+@given(S.cls_probs(num_classes=3, num_anchors=5))
+def test_cls_probs_are_probabilities_over_the_class_axis(probs):
+    assert probs.dtype == np.float32 and probs.shape[1:] == (4, 5)
+    assert (probs >= 0).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-6)

@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ssdref.testing.strategies import (DEFAULT_VARIANCES, SSDConfig, _check_dtype, _count, labels,
+from ssdref.testing.strategies.geometry import (DEFAULT_VARIANCES, SSDConfig, _check_dtype, _count, labels,
                                        ssd_configs)
 
 _EXP = np.frompyfunc(math.exp, 1, 1)  # scalar libm exp: equal inputs give equal bits at any position
@@ -58,6 +58,13 @@ def softmax_classes(values, dtype):
     shifted = shifted - shifted.max(axis=1, keepdims=True)
     exp = _EXP(shifted).astype(np.float64)
     return (exp / exp.sum(axis=1, keepdims=True)).astype(dtype)
+
+
+def cls_probs(batch=st.integers(1, 2), num_classes=2, num_anchors=st.integers(1, 12), *,
+              ties=True, dtype=np.float32):
+    """MultiBoxDetection's cls_prob (B, num_classes + 1, A): the same as `probabilities`, under
+    the operator's argument name."""
+    return probabilities(batch, num_classes, num_anchors, ties=ties, dtype=dtype)
 
 
 def probabilities(batch=st.integers(1, 2), num_classes=2, num_anchors=st.integers(1, 12), *,

@@ -1,4 +1,6 @@
-"""Hypothesis strategies for SSD tests: boxes, padded labels, priors, logits, whole configs, op inputs.
+"""Hypothesis strategies for SSD geometry: boxes, padded labels, feature maps, priors, whole configs.
+
+Part of `ssdref.testing.strategies` (import them from there).
 
 Mirrors the input conventions of MXNet 1.9.1's `_contrib_MultiBox{Prior,Target,Detection}` (spec
 ss. 1-3): corner boxes [xmin, ymin, xmax, ymax] normalized to [0, 1]; labels (B, L, W>=5) with rows
@@ -314,19 +316,3 @@ def ssd_configs(max_layers=3, max_side=4, max_classes=3):
         raise ValueError(f"ssd_configs: max_layers, max_side, max_classes must be >= 1, got "
                          f"{max_layers}, {max_side}, {max_classes}")
     return _ssd_configs(max_layers, max_side, max_classes)
-
-
-# Scores and whole op-input bundles live in op_inputs.py (kept short); they are part of this API.
-_OP_INPUTS = ("logits", "probabilities", "softmax_classes", "multibox_target_inputs",
-              "multibox_detection_inputs", "MultiBoxTargetInputs", "MultiBoxDetectionInputs")
-
-
-def __getattr__(name):
-    if name in _OP_INPUTS:
-        from ssdref.testing import op_inputs
-        return getattr(op_inputs, name)
-    raise AttributeError(f"module 'ssdref.testing.strategies' has no attribute {name!r}")
-
-
-__all__ = ["BOX_KINDS", "boxes", "labels", "num_valid_labels", "feature_map_shapes", "prior_params",
-           "prior_boxes", "anchors", "SSDConfig", "ssd_configs", *_OP_INPUTS]
