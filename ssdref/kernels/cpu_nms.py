@@ -111,6 +111,17 @@ def greedy_nms(boxes, class_ids, threshold, force_suppress, strict, zero):
     return keep
 
 
+def _class_id_carrier(class_ids):
+    """class_ids as int64 (any integer dtype but uint64) or float64 (any float dtype): exact for
+    every value, so equality and sign are unchanged; the kernels then compile (and cache) for 2-3
+    class-id dtypes instead of one per caller dtype (~2.5 s each on a first call, issue 16)."""
+    if class_ids.dtype.kind == "f":
+        return np.ascontiguousarray(class_ids, np.float64)
+    if class_ids.dtype == np.uint64:
+        return np.ascontiguousarray(class_ids)
+    return np.ascontiguousarray(class_ids, np.int64)
+
+
 def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
         nms_comparator=">="):
     """Numba twin of nms.nms: indices (int64) of the surviving boxes in visiting order."""
@@ -118,6 +129,6 @@ def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
         boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
     order = spec.score_order(scores, topk)
     dtype = boxes.dtype.type
-    keep = greedy_nms(np.ascontiguousarray(boxes[order]), np.ascontiguousarray(class_ids[order]),
+    keep = greedy_nms(np.ascontiguousarray(boxes[order]), _class_id_carrier(class_ids[order]),
                dtype(iou_threshold), force_suppress, nms_comparator == ">", dtype(0))
     return order[keep].astype(np.int64)
