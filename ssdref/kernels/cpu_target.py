@@ -69,7 +69,8 @@ def first_k_descending(values, k):
 @numba.njit(cache=True)
 def _target_image(anchors, gt_rows, logits, consts, ratio32, mine, use_threshold,
                   loc_target, loc_mask, cls_target, status):
-    """Steps 3-7 for one image (see target.py); status <- (num_candidates, num_negative) on abort."""
+    """Steps 3-7 for one image (see target.py); status <- (num_candidates, num_negative, num_nan)
+    on abort (num_nan > 0: NaN background probabilities the ranking would have to order)."""
     zero, min_iou, overlap_thr, neg_thr, half = consts[0], consts[1], consts[2], consts[3], consts[4]
     v0, v1, v2, v3 = consts[5], consts[6], consts[7], consts[8]
     minus_one, one = consts[9], consts[10]
@@ -188,6 +189,16 @@ def _target_image(anchors, gt_rows, logits, consts, ratio32, mine, use_threshold
                     candidates[k] = a
                     bg_prob[k] = math.exp(logits[0, a] - top) / total
                     k += 1
+            if num_candidates > num_negative:      # the ranking decides: no NaN may take part
+                num_nan = 0
+                for k in range(num_candidates):
+                    if bg_prob[k] != bg_prob[k]:
+                        num_nan += 1
+                if num_nan > 0:
+                    status[0] = num_candidates
+                    status[1] = num_negative
+                    status[2] = num_nan
+                    return
             # The first num_negative of a stable ascending sort, found by selection in O(n).
             hardest = first_k_ascending(bg_prob, num_negative)
             for k in range(num_negative):
@@ -254,12 +265,15 @@ def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label
     loc_target = np.zeros((batch, num_anchors, 4), dtype)
     loc_mask = np.zeros((batch, num_anchors, 4), dtype)
     cls_target = np.full((batch, num_anchors), params.ignore_label, dtype)
-    status = np.full((batch, 2), _OK, np.int64)
+    status = np.full((batch, 3), _OK, np.int64)     # (num_candidates, num_negative, num_nan)
     _target_batch(np.ascontiguousarray(anchors), np.ascontiguousarray(label[:first_error]),
                   num_valid[:first_error], np.ascontiguousarray(cls_pred[:first_error]), consts,
                   np.float32(params.negative_mining_ratio), mine, params.overlap_threshold > 0,
                   loc_target, loc_mask, cls_target, status)
     for image in range(first_error):
+        if status[image, 0] != _OK and status[image, 2] > 0:
+            spec.nan_ranking_error(image, int(status[image, 2]), int(status[image, 0]),
+                                   int(status[image, 1]))
         if status[image, 0] != _OK:
             spec.too_few_candidates_error(image, int(status[image, 0]), int(status[image, 1]))
     if label_error is not None:

@@ -29,12 +29,12 @@ from ssdref.multibox import target as spec
 from ssdref.multibox.boxes import DEFAULT_VARIANCES
 
 BLOCK_MAX = cu.BLOCK_MAX
-ERR_PADDING, ERR_NONFINITE, ERR_TOO_FEW = 1, 2, 3
+ERR_PADDING, ERR_NAN_RANKING, ERR_TOO_FEW = 1, 2, 3
 
 
 @cuda.jit
 def _count_gt_kernel(label, num_gt, err, err_row):
-    """Step 1: rows before the first class == -1 row (which must be all -1); rows in use finite."""
+    """Step 1: rows before the first class == -1 row (which must be all -1); NaN/inf rows taken."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
     rows = label.shape[1]
     for b in range(start, label.shape[0], stride):
@@ -49,12 +49,6 @@ def _count_gt_kernel(label, num_gt, err, err_row):
                     err_row[b] = r
                 break
         num_gt[b] = count
-        if err[b] == 0:
-            for r in range(count):
-                for c in range(5):
-                    x = label[b, r, c]
-                    if not (x - x == 0):       # NaN or inf
-                        err[b] = ERR_NONFINITE
 
 
 @functools.lru_cache(maxsize=None)
@@ -162,7 +156,7 @@ def _mining_kernel(dtype_name: str):
 
     @cu.block_jit               # float64 needs 75 registers uncapped: 1024 threads would not launch
     def kernel(cls_pred, num_gt, err, positive, best_iou, num_pos, ratio32, neg_thresh,
-               num_neg, num_cand, bg_prob, candidate):
+               num_neg, num_cand, num_nan, bg_prob, candidate):
         """Step 5 set-up for image blockIdx.x: num_negative, candidates and their bg probability."""
         b = cuda.blockIdx.x
         tid = cuda.threadIdx.x
@@ -180,6 +174,7 @@ def _mining_kernel(dtype_name: str):
                 wanted = numba.int64(product)
             wanted = min(wanted, num_anchors - npos)
         local = 0
+        local_nan = 0
         for a in range(tid, num_anchors, cuda.blockDim.x):
             is_cand = active and wanted > 0 and positive[b, a] == 0 and best_iou[b, a] < neg_thresh
             candidate[b, a] = 1 if is_cand else 0
@@ -191,13 +186,23 @@ def _mining_kernel(dtype_name: str):
                 total = zero
                 for c in range(num_classes):          # sequential, in class order
                     total = total + exp(cls_pred[b, c, a] - top)
-                bg_prob[b, a] = exp(cls_pred[b, 0, a] - top) / total
+                prob = exp(cls_pred[b, 0, a] - top) / total
+                bg_prob[b, a] = prob
+                if prob != prob:
+                    # Taken only when every candidate is (else ERR_NAN_RANKING): any key will do,
+                    # and a number keeps the sort's order total.
+                    bg_prob[b, a] = ftype(np.inf)
+                    local_nan += 1
         count = cu.block_sum_int(local, counts)
+        nans = cu.block_sum_int(local_nan, counts)
         if tid == 0:
             num_neg[b] = wanted if active else 0
             num_cand[b] = count
+            num_nan[b] = nans
             if active and wanted > 0 and count < wanted:
                 err[b] = ERR_TOO_FEW
+            elif active and wanted > 0 and count > wanted and nans > 0:
+                err[b] = ERR_NAN_RANKING
 
     return kernel
 
@@ -305,17 +310,18 @@ def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label
     negative = cuda.to_device(np.zeros((batch, num_anchors), np.int8))
     num_neg = cuda.to_device(np.zeros(batch, np.int64))
     num_cand = cuda.to_device(np.zeros(batch, np.int64))
+    num_nan = cuda.to_device(np.zeros(batch, np.int64))
     if mining and params.negative_mining_thresh > 0:                             # step 5
         bg_prob = cuda.device_array((batch, num_anchors), dtype)
         candidate = cuda.device_array((batch, num_anchors), np.int8)
         _mining_kernel(dtype.name)[batch, cu.block_threads(num_anchors)](
             d_pred, num_gt, err, positive, best_iou, num_pos,
             np.float32(params.negative_mining_ratio), ftype(params.negative_mining_thresh),
-            num_neg, num_cand, bg_prob, candidate)
+            num_neg, num_cand, num_nan, bg_prob, candidate)
         order = sort_rows(bg_prob, candidate, num_anchors, batch)
         _mark_negatives_kernel[cu.grid_1d(batch * order.shape[1])](order, num_neg, negative)
 
-    _raise_first_error(err, err_row, num_gt, num_cand, num_neg, label, params, mining)
+    _raise_first_error(err, err_row, num_gt, num_cand, num_neg, num_nan, label, params, mining)
 
     loc_target = cuda.device_array((batch, num_anchors * 4), dtype)
     loc_mask = cuda.device_array((batch, num_anchors * 4), dtype)
@@ -328,22 +334,23 @@ def multibox_target(anchor, label, cls_pred, overlap_threshold=0.5, ignore_label
     return outputs if on_device else tuple(x.copy_to_host() for x in outputs)
 
 
-def _raise_first_error(err, err_row, num_gt, num_cand, num_neg, label, params, mining):
+def _raise_first_error(err, err_row, num_gt, num_cand, num_neg, num_nan, label, params, mining):
     """The specification's error for the first image (in image order) that has one."""
     err = err.copy_to_host()
     num_gt = num_gt.copy_to_host()
     if not err.any() and not (mining and not params.negative_mining_thresh > 0 and num_gt.any()):
         return
-    err_row, num_cand, num_neg = (x.copy_to_host() for x in (err_row, num_cand, num_neg))
+    err_row, num_cand, num_neg, num_nan = (x.copy_to_host()
+                                           for x in (err_row, num_cand, num_neg, num_nan))
     for image in range(err.shape[0]):
         if err[image] == ERR_PADDING:
             row = int(err_row[image])
             values = cu.to_host(label)[image, row, :5]
             spec.padding_error(image, row, values)
-        if err[image] == ERR_NONFINITE:
-            spec.fail(spec.OP, f"label rows in use (before the -1 terminator) of image {image} must "
-                               f"be finite, got NaN or inf")
         if num_gt[image] > 0 and mining and not params.negative_mining_thresh > 0:
             spec.mining_threshold_error(params.negative_mining_thresh)
         if err[image] == ERR_TOO_FEW:
             spec.too_few_candidates_error(image, int(num_cand[image]), int(num_neg[image]))
+        if err[image] == ERR_NAN_RANKING:
+            spec.nan_ranking_error(image, int(num_nan[image]), int(num_cand[image]),
+                                   int(num_neg[image]))

@@ -16,6 +16,9 @@ Conventions that bite (step numbers are the spec's):
      `minimum_negative_samples` is accepted but ignored, as on MXNet's CPU (only its GPU code uses it).
   6. Positives: cls = label class + 1, mask 1, loc = encode(anchor, gt) with logf.
   7. Negatives: cls 0, mask 0, loc 0.
+NaN/inf inputs are taken as MXNet takes them (a NaN IoU never wins a strict `>`, a NaN class
+passes through to cls_target), except where MXNet's result is undefined: a NaN background
+probability that the mining ranking would have to order is a ValueError (docs/conventions.md).
 No gradient. float64 inputs run the same algorithm in float64 (MXNet only accepts float32); the
 negative count is computed as MXNet does, int(float32(num_positive) * float32(ratio)), for both.
 Other frameworks' conventions (`preset=`, or the knobs match_comparator '>=', mining
@@ -28,7 +31,7 @@ import numpy as np
 
 from ssdref.errors import check_array, check_same_dtype, fail
 from ssdref.kernels.cpu_mathf import expf, logf
-from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, encode, iou_matrix
+from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, encode, iou_formula
 
 OP = "MultiBoxTarget"
 BIPARTITE_MIN_IOU = 1e-6
@@ -49,7 +52,7 @@ def check_target_inputs(anchor, label, cls_pred, overlap_threshold, ignore_label
                         negative_mining_ratio, negative_mining_thresh, minimum_negative_samples,
                         variances):
     """(anchors (A, 4), label (B, L, W), cls_pred (B, C, A), TargetParams), checked as MXNet does."""
-    anchor = check_boxes(OP, "anchor", anchor, ndim=3)
+    anchor = check_boxes(OP, "anchor", anchor, ndim=3, finite=False)
     if anchor.shape[0] != 1 or anchor.shape[1] == 0:
         fail(OP, f"anchor must have shape (1, num_anchors > 0, 4) (anchors are shared across the "
                  f"batch), got {anchor.shape}")
@@ -64,8 +67,6 @@ def check_target_inputs(anchor, label, cls_pred, overlap_threshold, ignore_label
         fail(OP, f"cls_pred must have shape (batch={label.shape[0]}, num_classes > 0, "
                  f"num_anchors={num_anchors}), got {cls_pred.shape}")
     check_same_dtype(OP, anchor=anchor, label=label, cls_pred=cls_pred)
-    if not np.all(np.isfinite(cls_pred)):
-        fail(OP, "cls_pred must be finite, got NaN or inf")
     params = TargetParams(
         _number("overlap_threshold", overlap_threshold), _number("ignore_label", ignore_label),
         _number("negative_mining_ratio", negative_mining_ratio),
@@ -91,7 +92,7 @@ def _integer(name, value):
 def count_valid_gt(label_rows, image):
     """Step 1: rows before the first class == -1 row; that row must be [-1, -1, -1, -1, -1].
 
-    The rows in use must be finite (a NaN would silently poison every IoU)."""
+    NaN/inf in the rows in use are taken as MXNet takes them: a NaN IoU never wins a match."""
     num_valid = label_rows.shape[0]
     for row in range(label_rows.shape[0]):
         if label_rows[row, 0] == -1:
@@ -99,9 +100,6 @@ def count_valid_gt(label_rows, image):
                 padding_error(image, row, label_rows[row, :5])
             num_valid = row
             break
-    if not np.all(np.isfinite(label_rows[:num_valid, :5])):
-        fail(OP, f"label rows in use (before the -1 terminator) of image {image} must be finite, "
-                 f"got NaN or inf")
     return num_valid
 
 
@@ -114,6 +112,13 @@ def padding_error(image, row, values):
 def mining_threshold_error(thresh):
     fail(OP, f"negative_mining_thresh must be > 0 when negative_mining_ratio > 0 "
              f"(MXNet: CHECK_GT(negative_mining_thresh, 0)), got {thresh}")
+
+
+def nan_ranking_error(image, num_nan, num_candidates, num_negative):
+    fail(OP, f"cls_pred must give a finite background probability to every hard-negative "
+             f"candidate when the mining ranking decides (image {image}: {num_candidates} candidates "
+             f"for {num_negative} negatives), got {num_nan} NaN (from NaN or inf logits; MXNet's "
+             f"std::stable_sort has no defined order for them)")
 
 
 def too_few_candidates_error(image, num_candidates, num_negative):
@@ -171,23 +176,26 @@ def cross_entropy_background(logits):
     """-log softmax(logits)[0] for logits (C, N): log(sum exp(l - max)) - (l0 - max), in dtype."""
     top = logits.max(axis=0)
     total = np.zeros(logits.shape[1], logits.dtype)
-    for k in range(logits.shape[0]):
-        total = total + expf(logits[k] - top)
-    return logf(total) - (logits[0] - top)
+    with np.errstate(invalid="ignore"):                # inf logits: inf - inf is NaN, as in MXNet
+        for k in range(logits.shape[0]):
+            total = total + expf(logits[k] - top)
+        return logf(total) - (logits[0] - top)
 
 
 def background_probability(logits):
     """Softmax probability of class 0 for logits (C, N): max-subtracted expf, summed in class order."""
     top = logits.max(axis=0)
     total = np.zeros(logits.shape[1], logits.dtype)
-    for k in range(logits.shape[0]):                   # sequential, as MXNet's loop
-        total = total + expf(logits[k] - top)
-    return expf(logits[0] - top) / total
+    with np.errstate(invalid="ignore"):                # inf logits: inf - inf is NaN, as in MXNet
+        for k in range(logits.shape[0]):               # sequential, as MXNet's loop
+            total = total + expf(logits[k] - top)
+        return expf(logits[0] - top) / total
 
 
 def best_gt_per_anchor(iou):
     """(max IoU, best gt) per anchor: scan from -1 with a strict `>` (ties -> lowest gt; -1, -1
-    where no IoU exceeds -1, which only inverted boxes can cause)."""
+    where no IoU exceeds -1, which only inverted boxes or NaN IoUs can cause: NaN never wins)."""
+    iou = np.where(np.isnan(iou), iou.dtype.type(-np.inf), iou)
     best_gt = np.argmax(iou, axis=1)
     best_iou = iou[np.arange(iou.shape[0]), best_gt]
     found = best_iou > -1
@@ -228,14 +236,14 @@ def _target_one_image(anchors, gt_rows, logits, params, image, loc_target, loc_m
     """Steps 3-7 for one image with at least one valid gt; writes into the output rows given."""
     dtype = anchors.dtype.type
     num_anchors, num_gt = anchors.shape[0], gt_rows.shape[0]
-    iou = iou_matrix(anchors, np.ascontiguousarray(gt_rows[:, 1:5]))        # (A, G)
+    iou = iou_formula(anchors, np.ascontiguousarray(gt_rows[:, 1:5]))       # (A, G), NaN kept
     positive = np.zeros(num_anchors, bool)
     match_iou = np.full(num_anchors, dtype(-1))      # MXNet's max_matches: (-1, -1) = not recorded
     match_gt = np.full(num_anchors, -1)
 
     # Step 3: greedy bipartite matching. Row-major argmax finds the first maximum, which is MXNet's
     # scan order (anchors outer, gts inner, strict `>`): lowest anchor, then lowest gt, on ties.
-    free = iou.copy()
+    free = np.where(np.isnan(iou), dtype(-np.inf), iou)     # a NaN IoU never wins MXNet's `>`
     gt_done = np.zeros(num_gt, bool)
     while not gt_done.all():
         best_anchor, best_gt = np.unravel_index(np.argmax(free), free.shape)
@@ -272,11 +280,15 @@ def _target_one_image(anchors, gt_rows, logits, params, image, loc_target, loc_m
             candidates = np.flatnonzero(~positive & (match_iou < dtype(params.negative_mining_thresh)))
             if conventions.mining == "cross_entropy":
                 # Caffe / torchvision: hardest = largest -log p_bg; never more than exist.
-                order = np.argsort(-cross_entropy_background(logits[:, candidates]), kind="stable")
+                hardness = -cross_entropy_background(logits[:, candidates])
             else:
                 if candidates.size < num_negative:
                     too_few_candidates_error(image, candidates.size, num_negative)
-                order = np.argsort(background_probability(logits[:, candidates]), kind="stable")
+                hardness = background_probability(logits[:, candidates])
+            num_nan = int(np.isnan(hardness).sum())
+            if num_nan and candidates.size > num_negative:
+                nan_ranking_error(image, num_nan, candidates.size, num_negative)
+            order = np.argsort(hardness, kind="stable")
             negative[candidates[order[:num_negative]]] = True
     else:
         negative = ~positive
