@@ -101,3 +101,31 @@ def test_a_fresh_pytest_run_without_goldens_still_collects_and_skips(tmp_path):
                           str(tmp_path)], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed, 1 skipped" in run.stdout and "golden files not available" in run.stdout
+
+
+def test_fixtures_work_inside_given_and_the_marker_parametrizes_golden_cases(tmp_path):
+    root = _write_goldens(tmp_path / "golden")
+    (tmp_path / "test_kit_user.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import pytest
+        from hypothesis import given, strategies as st
+
+        @given(st.floats(0, 1))
+        def test_inside_given(assert_allclose_dtype, ssdref_tolerances, golden_case, x):
+            assert_allclose_dtype(np.float32([x]), np.float32([x]))
+            assert ssdref_tolerances[np.float32]["rtol"] == 1e-5
+
+        @pytest.mark.ssdref_golden("prior_basic")
+        def test_marked(ssdref_golden_case):
+            assert ssdref_golden_case.name == "prior_basic"
+            assert list(ssdref_golden_case.outputs) == ["anchors", "label"]
+
+        def test_tolerances_are_read_only(ssdref_tolerances):
+            with pytest.raises(TypeError):
+                ssdref_tolerances[np.float32]["rtol"] = 1.0
+    """))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "--strict-markers", f"--ssdref-golden-dir={root}", str(tmp_path)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout
