@@ -9,7 +9,7 @@ PYTEST_FLAGS ?=
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: demo test test-fast test-cuda conformance record-mxnet bench bench-venvs clean venv
+.PHONY: demo test test-matrix test-fast test-cuda conformance record-mxnet bench bench-venvs clean venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests --ignore=tests/cuda --ignore=tests/conformance
 	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests/cuda
+
+# The emulation matrix (ssdref.golden.matrix): golden verify, byte-identical regeneration and the
+# kernel == specification tests under other machines' settings (NumPy without AVX-512, one thread,
+# no OPENBLAS_CORETYPE, OpenBLAS Haswell/SkylakeX kernels, Numba for a generic CPU, glibc libm
+# without FMA). CI runs it after `make test`.
+test-matrix: $(VENV)/.installed
+	$(PY) -m ssdref.golden.matrix --log matrix-log.txt
 
 $(MXVENV)/.installed: pyproject.toml
 	test -x $(MXPY) || $(PYTHON) -m venv $(MXVENV)

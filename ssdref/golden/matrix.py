@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     names = args.only or (QUICK if args.quick else [c.name for c in CONFIGS])
     flags = cpu_flags()
     log = open(args.log, "w") if args.log else open(os.devnull, "w")
-    failed = False
+    failed, counts = False, [0, 0]
     print(f"emulation matrix on {'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'x86-64'}"
           f" CPU, golden {args.golden}")
     for config in (c for c in CONFIGS if c.name in names):
@@ -152,8 +152,10 @@ def main(argv=None) -> int:
                             log=log)
         for check, (ok, note) in result.items():
             failed |= not ok
+            counts[0 if ok else 1] += 1
             print(f"{config.name:<18} {check:<9} {'ok  ' if ok else 'FAIL'} {note}", flush=True)
     log.close()
+    print(f"matrix: {counts[0]} passed, {counts[1]} failed")
     return 1 if failed else 0
 
 
