@@ -40,3 +40,73 @@ def test_spec_case_matches_mxnet_bit_for_bit(name, mx, tally):
     outcome = compare_case(case, mx, tolerances.tolerance(case.op, np.float32))
     tally(case.op, outcome)
     assert outcome.bit_exact, f"{name}: {outcome.detail}"
+
+
+# ---- NaN and inf (docs/conventions.md, "NaN and inf"): MXNet's results, bit for bit ----
+def _sprinkle(rng, arrays, share):
+    for array in arrays:
+        hit = rng.random_sample(array.shape) < share
+        array[hit] = rng.choice([np.nan, np.inf, -np.inf], size=int(hit.sum()))
+
+
+def _boxes(rng, shape):
+    corners = np.sort(rng.random_sample(shape + (2, 2)), axis=-2).astype(np.float32)
+    return corners.reshape(shape + (4,))[..., [0, 2, 1, 3]]
+
+
+def _same(ours, theirs):
+    return all(np.array_equal(o, t, equal_nan=True) for o, t in zip(ours, theirs))
+
+
+@pytest.mark.conformance
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_detection_with_nan_and_inf_inputs_matches_mxnet_bit_for_bit(mx, backend):
+    import ssdref
+    from ssdref.backend import dispatch
+    from ssdref.multibox.detection import multibox_detection
+    for seed in range(150):
+        rng = np.random.RandomState(seed)
+        batch, num_anchors = 1 + seed % 2, 10
+        anchors = _boxes(rng, (1, num_anchors))
+        prob = rng.random_sample((batch, 3, num_anchors)).astype(np.float32)
+        loc = rng.standard_normal((batch, num_anchors * 4)).astype(np.float32)
+        _sprinkle(rng, (anchors, prob, loc), 0.1)
+        params = dict(clip=bool(seed % 3), threshold=0.0, force_suppress=bool(seed % 5 == 0),
+                      nms_threshold=float(rng.choice([0.3, 0.5, 1.0])),
+                      nms_topk=int(rng.choice([-1, 3])))
+        theirs = mx.nd.contrib.MultiBoxDetection(mx.nd.array(prob), mx.nd.array(loc),
+                                                 mx.nd.array(anchors), **params).asnumpy()
+        with ssdref.use_backend(backend):
+            ours = dispatch(multibox_detection)(prob, loc, anchors, **params)
+        assert _same([ours], [theirs]), f"seed {seed} {params}"
+
+
+@pytest.mark.conformance
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_target_with_nan_and_inf_inputs_matches_mxnet_or_names_the_undefined_ranking(mx, backend):
+    import ssdref
+    from ssdref.backend import dispatch
+    from ssdref.multibox.target import multibox_target
+    compared = 0
+    for seed in range(150):
+        rng = np.random.RandomState(seed)
+        batch, num_anchors, num_gt = 1 + seed % 2, 12, 3
+        anchors = _boxes(rng, (1, num_anchors))
+        classes = rng.randint(0, 3, (batch, num_gt, 1)).astype(np.float32)
+        label = np.concatenate([classes, _boxes(rng, (batch, num_gt))], axis=2)
+        logits = rng.standard_normal((batch, 3, num_anchors)).astype(np.float32)
+        _sprinkle(rng, (anchors, label, logits), 0.05)
+        if seed % 3 == 0:
+            label[0, -1] = -1                          # a padded image: -1 terminates
+        params = [{}, dict(negative_mining_ratio=3.0, negative_mining_thresh=0.5)][seed % 2]
+        theirs = [x.asnumpy() for x in mx.nd.contrib.MultiBoxTarget(
+            mx.nd.array(anchors), mx.nd.array(label), mx.nd.array(logits), **params)]
+        with ssdref.use_backend(backend):
+            try:
+                ours = dispatch(multibox_target)(anchors, label, logits, **params)
+            except ValueError as exc:
+                assert "cls_pred must give a finite background probability" in str(exc)
+                continue
+        assert _same(ours, theirs), f"seed {seed} {params}"
+        compared += 1
+    assert compared >= 100
