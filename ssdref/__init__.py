@@ -7,6 +7,9 @@ presets (`ssdref.presets`), never silent changes.
 
 The hot paths run on the backend chosen with `use_backend('numpy' | 'numba' | 'cuda')`; `numba` is
 the default and gives the same results as the NumPy specification (bit for bit where the spec says).
+`use_precision('portable')` makes float results the same bits on every machine and thread count
+(fixed-order matrix products, im2col convolutions; the golden files are made in it); the default
+'fast' lets BLAS and Winograd choose.
 """
 import importlib
 import os
@@ -31,7 +34,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", _default_numba_cache_dir())
 
 __version__ = "0.1.0"
 
-from ssdref.backend import get_backend, set_backend, use_backend  # noqa: E402
+from ssdref.backend import (get_backend, get_precision, set_backend, set_precision,  # noqa: E402
+                            use_backend, use_precision)
 
 # Lazily imported namespaces: `import ssdref` stays cheap, and `ssdref.sym` etc. resolve on use.
 _LAZY_MODULES = {
@@ -75,4 +79,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'ssdref' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "get_backend", "set_backend", "use_backend", *_LAZY_MODULES, *_LAZY_ATTRS]
+__all__ = ["__version__", "get_backend", "set_backend", "use_backend", "get_precision",
+           "set_precision", "use_precision", *_LAZY_MODULES, *_LAZY_ATTRS]
