@@ -295,13 +295,23 @@ _register_elemwise("_power", "power", ("_power", "_Power"))
 
 
 # --------------------------------------------------------------------------------- broadcast_*
+def _broadcast_result(name, lhs, rhs) -> tuple:
+    """The broadcast shape of lhs and rhs, or a ValueError naming both arguments and shapes."""
+    try:
+        return ew.broadcast_shape(name, tuple(lhs), tuple(rhs))
+    except ValueError:
+        raise ValueError(f"{name}: lhs and rhs must have broadcast-compatible shapes (each axis, "
+                         f"aligned from the right, equal or 1), got lhs {tuple(lhs)} and rhs "
+                         f"{tuple(rhs)}") from None
+
+
 def _broadcast_infer(name):
     def infer(in_shapes, params):
         lhs, rhs = in_shapes
         # MXNet does not infer a missing operand (spec graph-formats §3: the L2 scale needs shape=).
         if lhs is None or rhs is None or None in lhs or None in rhs:
             return list(in_shapes), [None]
-        return list(in_shapes), [ew.broadcast_shape(name, tuple(lhs), tuple(rhs))]
+        return list(in_shapes), [_broadcast_result(name, lhs, rhs)]
     return infer
 
 
@@ -309,6 +319,8 @@ def _register_broadcast(op, aliases):
     name = f"broadcast_{op}"
 
     def forward(inputs, aux, params, is_train):
+        if all(hasattr(x, "shape") for x in inputs):
+            _broadcast_result(name, inputs[0].shape, inputs[1].shape)
         y, cache = ew.broadcast_binary_forward(inputs[0], inputs[1], op=op)
         return [y], cache
 

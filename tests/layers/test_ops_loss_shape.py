@@ -100,7 +100,8 @@ def test_unary_and_binary_infer_shapes():
     mul = get_op("broadcast_mul")
     assert mul.infer_shape([(1, 4, 1, 1), (2, 4, 3, 3)], params)[1] == [(2, 4, 3, 3)]
     assert mul.infer_shape([None, (2, 4, 3, 3)], params) == ([None, (2, 4, 3, 3)], [None])
-    with pytest.raises(ValueError, match=r"broadcast_mul: operands could not be broadcast together"):
+    with pytest.raises(ValueError, match=r"broadcast_mul: lhs and rhs must have broadcast-compatible "
+                                         r"shapes .* got lhs \(1, 7, 1, 1\) and rhs \(2, 8, 5, 5\)"):
         mul.infer_shape([(1, 7, 1, 1), (2, 8, 5, 5)], params)
     assert get_op("_mul_scalar").infer_shape([(5,)], {"scalar": 2.0})[1] == [(5,)]
 
@@ -184,3 +185,14 @@ def test_slice_axis_end_stays_required_when_omitted():
         ssdref.nd.slice_axis(x, axis=1, begin=1)
     with pytest.raises(ValueError, match="slice_axis: required argument 'end' is missing"):
         ssdref.sym.slice_axis(ssdref.sym.var("data"), axis=1, begin=1)
+
+
+def test_broadcast_shape_mismatch_names_lhs_and_rhs_imperatively_and_in_a_graph():
+    import ssdref as mx
+    match = (r"broadcast_mul: lhs and rhs must have broadcast-compatible shapes .* got lhs \(2, 3\) "
+             r"and rhs \(4, 3\)")
+    with pytest.raises(ValueError, match=match):
+        mx.nd.broadcast_mul(np.zeros((2, 3), np.float32), np.zeros((4, 3), np.float32))
+    net = mx.sym.broadcast_mul(mx.sym.Variable("a"), mx.sym.Variable("b"))
+    with pytest.raises(ValueError, match=match):
+        net.simple_bind(a=(2, 3), b=(4, 3))
