@@ -24,8 +24,8 @@ def _check_layout(op, layout, ndim):
 
 def _check_provided(op, name, provided, inferred):
     if provided is not None and inferred is not None and tuple(provided) != tuple(inferred):
-        raise ValueError(f"{op}: {name} shape inconsistent, provided {tuple(provided)}, "
-                         f"inferred {tuple(inferred)}")
+        raise ValueError(f"{op}: {name} must have shape {tuple(inferred)} (inferred from data and "
+                         f"the op's parameters), got {tuple(provided)} (shape inconsistent)")
     return inferred if inferred is not None else provided
 
 
@@ -44,8 +44,9 @@ def _conv_infer_shape(in_shapes, p):
         return in_shapes, [None]
     data = tuple(data)
     if len(data) != len(p["kernel"]) + 2:
-        raise ValueError(f"Convolution: data must have {len(p['kernel']) + 2} dimensions for a "
-                         f"{len(p['kernel'])}-D kernel, got shape {data}")
+        raise ValueError(f"Convolution: data must have {len(p['kernel']) + 2} dimensions "
+                         f"(batch, channels, {len(p['kernel'])} spatial) for kernel "
+                         f"{tuple(p['kernel'])}, got shape {data}")
     _check_layout("Convolution", p["layout"], len(data))
     group = p["num_group"]
     weight = (p["num_filter"], data[1] // group if group > 0 else 0) + tuple(p["kernel"])
@@ -55,6 +56,10 @@ def _conv_infer_shape(in_shapes, p):
 
 
 def _conv_forward(inputs, aux, p, is_train):
+    # The graph's shape rules on the arrays themselves, so that an imperative call reports a
+    # wrong rank, weight or bias the way infer_shape does (naming the input and num_filter).
+    if all(hasattr(x, "shape") for x in inputs):
+        _conv_infer_shape([tuple(x.shape) for x in inputs], p)
     _check_layout("Convolution", p["layout"], inputs[0].ndim)
     bias = None if p["no_bias"] else inputs[2]
     y, cache = dispatch(conv.conv_forward)(inputs[0], inputs[1], bias, **_conv_args(p))

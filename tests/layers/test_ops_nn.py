@@ -140,3 +140,15 @@ def test_dropout_opdef_identity_at_inference():
 def test_aliases_resolve():
     for name in ("Convolution", "Pooling", "Activation", "BatchNorm", "L2Normalization", "Dropout"):
         assert get_op(name).name == name
+
+
+def test_imperative_convolution_names_data_rank_and_weight_like_infer_shape():
+    import ssdref as mx
+    weight, bias = np.zeros((4, 3, 3, 3), np.float32), np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match=r"Convolution: data must have 4 dimensions \(batch, channels, "
+                                         r"2 spatial\) for kernel \(3, 3\), got shape \(3, 5, 5\)"):
+        mx.nd.Convolution(np.zeros((3, 5, 5), np.float32), weight, bias, num_filter=4, kernel=(3, 3))
+    with pytest.raises(ValueError, match=r"Convolution: weight must have shape \(4, 3, 3, 3\) .*got "
+                                         r"\(5, 3, 3, 3\)"):
+        mx.nd.Convolution(np.zeros((1, 3, 5, 5), np.float32), np.zeros((5, 3, 3, 3), np.float32),
+                          bias, num_filter=4, kernel=(3, 3))
