@@ -25,9 +25,13 @@ demo: $(VENV)/.installed
 
 # The main suite, then the numba.cuda kernels under the CUDA simulator in a separate process
 # (the simulator patches numba.cuda process-wide, so it must not share a process with the rest).
+# Both runs on every core (pytest-xdist; TEST_WORKERS=0 runs them in one process); a module's tests
+# stay on one worker (--dist loadscope), so its module-scoped fixtures are built once.
+TEST_WORKERS ?= auto
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 test: $(VENV)/.installed
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests --ignore=tests/cuda --ignore=tests/conformance
-	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests/cuda
+	$(PY) -m pytest -p no:cacheprovider $(XDIST) $(PYTEST_FLAGS) tests --ignore=tests/cuda --ignore=tests/conformance
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -p no:cacheprovider $(XDIST) $(PYTEST_FLAGS) tests/cuda
 
 # The emulation matrix (ssdref.golden.matrix): golden verify, byte-identical regeneration and the
 # kernel == specification tests under other machines' settings (NumPy without AVX-512, one thread,
