@@ -34,6 +34,7 @@ class ReportRow(NamedTuple):
     within_tol: int
     worst_error: float
     note: str = ""
+    both_raised: int = 0       # cases both engines rejected (agreement, but never bit-exact)
 
     @property
     def ok(self) -> bool:
@@ -42,10 +43,10 @@ class ReportRow(NamedTuple):
 
 def format_report(rows: list[ReportRow]) -> str:
     from ssdref.report import format_table
-    table = [[r.op, r.cases, r.bit_exact, r.within_tol, r.worst_error, "ok" if r.ok else "MISMATCH", r.note]
-             for r in rows]
-    return format_table(["op", "cases", "bit-exact", "within tol", "worst error", "result", "note"],
-                        table, align="lrrrrll")
+    table = [[r.op, r.cases, r.both_raised, r.bit_exact, r.within_tol, r.worst_error,
+              "ok" if r.ok else "MISMATCH", r.note] for r in rows]
+    return format_table(["op", "cases", "both raised", "bit-exact", "within tol", "worst error",
+                         "result", "note"], table, align="lrrrrrll")
 
 
 def _framework_importable(backend: str) -> bool:

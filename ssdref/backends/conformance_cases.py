@@ -40,11 +40,20 @@ class Case(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """One compared case: whether it was bit-identical, within tolerance, and the worst error."""
+    """One compared case: whether it was bit-identical, within tolerance, and the worst error.
+
+    both_raised: both engines rejected the input. That is agreement (within_tol) only when
+    ssdref's error is a clear ValueError/TypeError; it never counts as bit-exact."""
     bit_exact: bool
     within_tol: bool
     worst_error: float
     detail: str                # what differed (empty when within tolerance)
+    both_raised: bool = False
+
+
+# What ssdref must raise where MXNet rejects an input: a clear error naming the argument, never an
+# internal exception (IndexError, KeyError, ZeroDivisionError, numba's TypingError...).
+CLEAR_ERRORS = (ValueError, TypeError)
 
 
 # ------------------------------------------------------------------------------- input values
@@ -671,7 +680,7 @@ def run_case(engine, case):
     try:
         return run_op(engine, case.op, case.params, case.inputs, case.aux, is_train=case.is_train,
                       out_grads=case.out_grads, backward=case.backward)
-    except Exception as exc:   # both engines rejecting the same input is agreement
+    except Exception as exc:   # both engines rejecting the same input is agreement (compare_case)
         return exc
 
 
@@ -682,7 +691,11 @@ def compare_case(case, mx, tolerance) -> Outcome:
     ours = run_case(ssdref, case)
     if isinstance(theirs, Exception) or isinstance(ours, Exception):
         if isinstance(theirs, Exception) and isinstance(ours, Exception):
-            return Outcome(True, True, 0.0, "")
+            if isinstance(ours, CLEAR_ERRORS):
+                return Outcome(False, True, 0.0, "", both_raised=True)
+            return Outcome(False, False, 0.0,
+                           f"both raised, but ssdref's {type(ours).__name__} is not a ValueError or "
+                           f"TypeError: {str(ours).strip().splitlines()[0][:300]}", both_raised=True)
         who = "MXNet" if isinstance(theirs, Exception) else "ssdref"
         err = theirs if isinstance(theirs, Exception) else ours
         return Outcome(False, False, float("inf"),

@@ -36,9 +36,11 @@ class OpTally:
 
     def __init__(self, op):
         self.op, self.cases, self.exact, self.within, self.worst, self.notes = op, 0, 0, 0, 0.0, []
+        self.raised = 0
 
     def add(self, outcome, what=""):
         self.cases += 1
+        self.raised += outcome.both_raised
         self.exact += outcome.bit_exact
         self.within += outcome.within_tol
         self.worst = max(self.worst, outcome.worst_error)
@@ -47,7 +49,8 @@ class OpTally:
 
     def row(self, note=""):
         notes = "; ".join(self.notes) or note
-        return ReportRow(self.op, self.cases, self.exact, self.within, self.worst, notes[:400])
+        return ReportRow(self.op, self.cases, self.exact, self.within, self.worst, notes[:400],
+                         self.raised)
 
 
 def sweep_op(op, examples, seed, mx, tolerances, on_case=None):

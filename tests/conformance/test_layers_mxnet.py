@@ -153,3 +153,12 @@ def test_avg_full_windows_past_the_padded_edge_match_mxnet_nan_and_zero(mx, shap
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=0)
     assert np.isnan(theirs).any() == (ndim == 3)
+
+
+@pytest.mark.conformance
+def test_both_raising_is_counted_apart_and_needs_a_clear_ssdref_error(mx):
+    from ssdref.backends.conformance_cases import Case, compare_case
+    bad = Case("Pooling", {"kernel": (9, 9), "pool_type": "max"},
+               {"data": np.zeros((1, 1, 3, 3), np.float32)}, {}, False, None, backward=False)
+    outcome = compare_case(bad, mx, {"forward": 0.0, "backward": 0.0})
+    assert outcome.both_raised and outcome.within_tol and not outcome.bit_exact
