@@ -11,19 +11,35 @@ to BLAS, whose summation order (and so the last bits of float results) depends o
 OpenBLAS picks and on its thread count, and lets the Numba backend take Winograd convolutions;
 'portable' computes every matrix product in an order ssdref fixes (`ssdref.layers.gemm`) with im2col
 convolutions, so float results are bit-identical on every machine and thread count (the golden
-files are made and verified in it). Both are contextvars: per thread, per async task.
+files are made and verified in it). And the *convolution algorithm* (`use_conv_algorithm`): 'auto'
+lets the Numba backend take Winograd where it applies (fast precision only), 'im2col' never; its
+default comes from SSDREF_WINOGRAD (1: auto, 0: im2col). All three are contextvars: per thread,
+per async task, and nothing else switches them.
 """
 import contextlib
 import contextvars
 import importlib
+import os
 
 BACKENDS = ("numpy", "numba", "cuda")
 _FALLBACK = {"numpy": ("numpy",), "numba": ("numba", "numpy"), "cuda": ("cuda", "numba", "numpy")}
 _PREFIX = {"numba": "cpu", "cuda": "cuda"}
 
 PRECISIONS = ("fast", "portable")
+CONV_ALGORITHMS = ("auto", "im2col")
+
+
+def conv_algorithm_from_env() -> str:
+    """SSDREF_WINOGRAD: '1' (default) -> 'auto', '0' -> 'im2col'; anything else is an error."""
+    value = os.environ.get("SSDREF_WINOGRAD", "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"SSDREF_WINOGRAD must be 0 (im2col everywhere) or 1 (Winograd where it "
+                         f"applies), got {value!r}")
+    return "auto" if value == "1" else "im2col"
+
 _current = contextvars.ContextVar("ssdref_backend", default="numba")
 _precision = contextvars.ContextVar("ssdref_precision", default="fast")
+_conv_algorithm = contextvars.ContextVar("ssdref_conv_algorithm", default=conv_algorithm_from_env())
 _resolved: dict = {}
 
 
@@ -92,6 +108,24 @@ def use_precision(name: str):
         yield name
     finally:
         _precision.reset(token)
+
+
+def get_conv_algorithm() -> str:
+    """'auto' (Winograd where it applies, in fast precision) or 'im2col'."""
+    return _conv_algorithm.get()
+
+
+@contextlib.contextmanager
+def use_conv_algorithm(name: str):
+    """Context manager: `with use_conv_algorithm('im2col'):` keeps the Numba Convolution on im2col
+    (bit-identical to the NumPy specification); 'auto' allows Winograd where it applies."""
+    if not isinstance(name, str) or name not in CONV_ALGORITHMS:
+        raise ValueError(f"use_conv_algorithm: algorithm must be one of {CONV_ALGORITHMS}, got {name!r}")
+    token = _conv_algorithm.set(name)
+    try:
+        yield name
+    finally:
+        _conv_algorithm.reset(token)
 
 
 def _kernel_for(fn, backend):

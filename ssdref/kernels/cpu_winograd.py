@@ -10,52 +10,47 @@ Which layers: `chosen` - a 3x3, stride-1, undilated 2-D layer (`ssdref.layers.wi
 with at least MIN_CHANNELS input channels and filters per group. The 16 GEMMs' inner dimension is
 the channel count (forward C/G, dx F/G), against im2col's C/G*9: measured on the 2-core EPYC,
 conv1_1 (3 channels) ran 2.5x slower by Winograd and a 32-channel layer ~10% slower, while 64
-channels and up gain 15-45%. `SSDREF_WINOGRAD=0` makes the Numba Convolution use im2col for every
-shape, as the NumPy specification does (bit-identical to it); the default, 1, uses Winograd where
-`chosen` holds.
+channels and up gain 15-45%. The switch is `ssdref.backend.use_conv_algorithm('im2col' | 'auto')`
+(a contextvar, default from SSDREF_WINOGRAD: 0 -> im2col everywhere, bit-identical to the NumPy
+specification; 1 -> Winograd where `chosen` holds); portable precision always takes im2col.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 
 import numba
 import numpy as np
 
-from ssdref.backend import get_precision
+from ssdref.backend import (conv_algorithm_from_env, get_conv_algorithm, get_precision,
+                            use_conv_algorithm)
 from ssdref.layers import winograd as _winograd
 
 
 def _enabled_from_env() -> bool:
-    value = os.environ.get("SSDREF_WINOGRAD", "1")
-    if value not in ("0", "1"):
-        raise ValueError(f"SSDREF_WINOGRAD must be 0 (im2col everywhere) or 1 (Winograd where it "
-                         f"applies), got {value!r}")
-    return value == "1"
+    """SSDREF_WINOGRAD as a bool (validated by ssdref.backend.conv_algorithm_from_env)."""
+    return conv_algorithm_from_env() == "auto"
 
 
-ENABLED = _enabled_from_env()
+def __getattr__(name):
+    if name == "ENABLED":   # read-only view of the context's choice, for reports (bench/run.py)
+        return get_conv_algorithm() == "auto"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 MIN_CHANNELS = 64
 
 
 def chosen(geometry, num_filter, channels) -> bool:
     """Whether the Numba Convolution runs this layer by Winograd (see the module docstring)."""
     groups = geometry.num_group
-    return ENABLED and get_precision() == "fast" and _winograd.applies(geometry) and \
+    return get_conv_algorithm() == "auto" and get_precision() == "fast" and \
+        _winograd.applies(geometry) and \
         min(num_filter, channels) // groups >= MIN_CHANNELS
 
 
-@contextlib.contextmanager
 def disabled():
     """Within the block the Numba Convolution runs im2col everywhere, bit-identical to the NumPy
-    specification. Sets the module switch: not thread-safe; `ssdref.use_precision('portable')` is
-    the context-local way (golden files are made in it)."""
-    global ENABLED
-    saved, ENABLED = ENABLED, False
-    try:
-        yield
-    finally:
-        ENABLED = saved
+    specification: `ssdref.backend.use_conv_algorithm('im2col')` (context-local, thread-safe)."""
+    return use_conv_algorithm("im2col")
 
 
 @numba.njit(cache=True, inline="always")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from ssdref.backend import dispatch, use_backend
+from ssdref.backend import dispatch, use_backend, use_conv_algorithm
 from ssdref.kernels import cpu_conv, cpu_winograd
 from ssdref.layers import conv, winograd
 
@@ -32,15 +32,15 @@ def _draw(c):
 
 @contextlib.contextmanager
 def _winograd(enabled, min_channels=None):
-    """Winograd on/off; min_channels=1 lets the small test layers take it."""
-    saved = cpu_winograd.ENABLED, cpu_winograd.MIN_CHANNELS
-    cpu_winograd.ENABLED = enabled
+    """Winograd on/off (the backend's contextvar); min_channels=1 lets the small test layers take it."""
+    saved = cpu_winograd.MIN_CHANNELS
     if min_channels is not None:
         cpu_winograd.MIN_CHANNELS = min_channels
     try:
-        yield
+        with use_conv_algorithm("auto" if enabled else "im2col"):
+            yield
     finally:
-        cpu_winograd.ENABLED, cpu_winograd.MIN_CHANNELS = saved
+        cpu_winograd.MIN_CHANNELS = saved
 
 
 def _reference(x, w, b, args, g):

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ssdref.autograd.gradcheck import check_gradients
+from ssdref.backend import use_conv_algorithm
 from ssdref.kernels import cpu_conv, cpu_winograd
 from ssdref.layers import conv, winograd
 
@@ -125,9 +126,23 @@ def test_switched_off_the_kernel_runs_im2col(monkeypatch):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    monkeypatch.setattr(cpu_winograd, "ENABLED", False)
-    y, cache = cpu_conv.conv_forward(x, w, None, pad=1)
+    with use_conv_algorithm("im2col"):
+        assert not cpu_winograd.ENABLED
+        y, cache = cpu_conv.conv_forward(x, w, None, pad=1)
+        dx = cpu_conv.conv_backward(np.ones_like(y), cache)[0]
     np.testing.assert_array_equal(y, conv.conv_forward(x, w, None, pad=1)[0])
-    dy = np.ones_like(y)
-    np.testing.assert_array_equal(cpu_conv.conv_backward(dy, cache)[0],
-                                  conv.conv_backward(dy, conv.conv_forward(x, w, None, pad=1)[1])[0])
+    np.testing.assert_array_equal(dx, conv.conv_backward(np.ones_like(y), conv.conv_forward(x, w, None, pad=1)[1])[0])
+
+
+def test_the_algorithm_switch_is_context_local_and_checked():
+    import threading
+    seen = {}
+    with use_conv_algorithm("im2col"):
+        thread = threading.Thread(target=lambda: seen.update(other=cpu_winograd.ENABLED))
+        thread.start()
+        thread.join()
+        assert not cpu_winograd.ENABLED
+    assert seen["other"] == cpu_winograd.ENABLED       # another thread keeps its own choice
+    with pytest.raises(ValueError, match="use_conv_algorithm: algorithm must be one of"):
+        with use_conv_algorithm("winograd"):
+            pass
