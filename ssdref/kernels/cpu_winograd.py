@@ -16,7 +16,6 @@ specification; 1 -> Winograd where `chosen` holds); portable precision always ta
 """
 from __future__ import annotations
 
-
 import numba
 import numpy as np
 
