@@ -64,6 +64,7 @@ OP_MODULES = (
     "ssdref.autograd.ops_shape",
     "ssdref.autograd.ops_multibox",
     "ssdref.autograd.ops_dense",
+    "ssdref.autograd.ops_gluon",     # GluonCV's SSD inference ops (absent: skipped)
 )
 
 _REGISTRY: dict[str, "OpDef"] = {}
