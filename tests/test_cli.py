@@ -90,3 +90,17 @@ def test_error_line_folds_newlines_and_names_files():
     assert error_line(FileNotFoundError(2, "No such file or directory", "x.png")) == \
         "No such file or directory: x.png"
     assert error_line(ValueError()) == "ValueError"
+
+
+# ---- the README's commands, each run once through main([...]) ----
+def test_gradcheck_command_checks_every_op_with_a_backward(capsys):
+    from ssdref.autograd import registry
+    from ssdref.autograd.gradcheck_suite import CASES
+    with_backward = {name for name, op in registry.all_ops().items() if op.backward is not None
+                     and not name.startswith("_test_")}
+    assert with_backward - {case.op for case in CASES} == set()
+    assert main(["gradcheck"]) == 0
+    table = capsys.readouterr().out
+    assert "FAIL" not in table
+    for op in ("BlockGrad", "Dropout", "make_loss", "broadcast_power", "_rpower_scalar"):
+        assert re.search(rf"^{op}\s+\d+\s+\S+\s+pass$", table, re.M), op

@@ -6,7 +6,8 @@ differences of the objective its backward differentiates:
 - loss ops with MXNet's custom backward (SoftmaxOutput, MakeLoss), which ignore g: the scalar
   objective whose derivative MXNet emits (spec §4), with the normalizer held at its base value:
   SoftmaxOutput: grad_scale * sum over non-ignored positions of -log p[label] / normalizer;
-  MakeLoss:      grad_scale * sum(x) / normalizer.
+  MakeLoss:      grad_scale * sum(x) / normalizer;  make_loss: sum(x);
+- BlockGrad: the constant 0 (it stops the gradient).
 Configurations are fixed (seeded), so the table is reproducible bit for bit.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Case(NamedTuple):
     op: str
     params: dict
     data_shapes: dict                       # shapes of the data-like inputs; the rest are inferred
-    objective: str = "head"                 # 'head', 'softmax_output', 'make_loss'
+    objective: str = "head"                 # 'head', 'softmax_output', 'make_loss', 'sum', 'zero'
     label_classes: int = 0                  # for SoftmaxOutput: labels drawn in [-1, label_classes)
 
 
@@ -92,6 +93,21 @@ CASES: tuple[Case, ...] = (
     Case("_mul_scalar", dict(scalar=2.5), {"data": (2, 3)}),
     Case("_rdiv_scalar", dict(scalar=2.0), {"data": (2, 3)}),
     Case("_power_scalar", dict(scalar=3.0), {"data": (2, 3)}),
+    Case("_plus_scalar", dict(scalar=1.5), {"data": (2, 3)}),
+    Case("_minus_scalar", dict(scalar=1.5), {"data": (2, 3)}),
+    Case("_rminus_scalar", dict(scalar=1.5), {"data": (2, 3)}),
+    Case("_div_scalar", dict(scalar=2.0), {"data": (2, 3)}),
+    Case("_rpower_scalar", dict(scalar=2.0), {"data": (2, 3)}),
+    Case("_power", {}, {"lhs": (2, 3), "rhs": (2, 3)}),
+    Case("broadcast_sub", {}, {"lhs": (2, 1, 4), "rhs": (2, 3, 1)}),
+    Case("broadcast_div", {}, {"lhs": (2, 3, 1), "rhs": (1, 3, 4)}),
+    Case("broadcast_power", {}, {"lhs": (2, 3, 1), "rhs": (1, 3, 4)}),
+    Case("_copy", {}, {"data": (2, 3)}),
+    # The mask comes from a fixed seed (layers/dropout.py), so the op is a fixed linear map.
+    Case("Dropout", dict(p=0.5), {"data": (3, 4)}),
+    Case("Dropout", dict(p=0.3, axes=(1,)), {"data": (2, 3, 4)}),
+    Case("BlockGrad", {}, {"data": (2, 3)}, objective="zero"),
+    Case("make_loss", {}, {"data": (2, 3)}, objective="sum"),
 )
 
 
@@ -115,8 +131,10 @@ def _inputs_for(case: Case, opdef, params, rng):
             arrays[name] = rng.integers(low, case.label_classes, size=shape).astype(np.float64)
         elif name == "moving_var":
             arrays[name] = rng.uniform(0.5, 1.5, size=shape)
-        elif case.op == "elemwise_div" and name == "rhs" or case.op == "_rdiv_scalar":
+        elif case.op in ("elemwise_div", "broadcast_div") and name == "rhs" or case.op == "_rdiv_scalar":
             arrays[name] = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+        elif case.op in ("_power", "broadcast_power") and name == "lhs":
+            arrays[name] = rng.uniform(0.5, 2.0, size=shape)       # real powers need a base > 0
         else:
             arrays[name] = rng.standard_normal(shape)
     return names, arrays
@@ -156,6 +174,12 @@ def _objective(case: Case, opdef, params, names, arrays, n_args) -> Callable[[],
                 mask = keep
             return float(params.get("grad_scale", 1.0)) * float(np.sum(-np.log(picked) * mask)) / norm
         return objective, None
+
+    if case.objective == "zero":          # BlockGrad: the graph sees a constant (stop gradient)
+        return (lambda: 0.0), None
+
+    if case.objective == "sum":           # make_loss: gradient ones, whatever the head gradient
+        return (lambda: float(np.sum(run()[0]))), None
 
     if case.objective == "make_loss":
         x = arrays["data"]
