@@ -104,3 +104,17 @@ def test_gradcheck_command_checks_every_op_with_a_backward(capsys):
     assert "FAIL" not in table
     for op in ("BlockGrad", "Dropout", "make_loss", "broadcast_power", "_rpower_scalar"):
         assert re.search(rf"^{op}\s+\d+\s+\S+\s+pass$", table, re.M), op
+
+
+def test_conformance_command_runs_onnxruntime_through_main(capsys):
+    import importlib.util
+    if importlib.util.find_spec("onnxruntime") is None:
+        pytest.fail("onnxruntime (a declared extra) is not importable: this smoke test cannot run")
+    assert main(["conformance", "--backend", "onnxruntime", "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ssdref vs onnxruntime" in out and "0 op(s) with mismatches" in out
+
+
+def test_conformance_command_rejects_zero_examples_with_one_line(capsys):
+    code, err = run(["conformance", "--backend", "mxnet", "--examples", "0"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--examples must be >= 1, got 0" in err
