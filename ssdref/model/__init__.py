@@ -14,6 +14,7 @@ from ssdref.model import common, networks
 from ssdref.model.config import get_config
 from ssdref.model.symbol_api import symbol_module, using_symbol_module
 from ssdref.model.symbol_builder import get_symbol, get_symbol_train, import_module
+from ssdref.model.test_weights import test_weights
 
 __all__ = ["common", "get_config", "get_symbol", "get_symbol_train", "import_module", "networks",
-           "symbol_module", "using_symbol_module"]
+           "symbol_module", "test_weights", "using_symbol_module"]
