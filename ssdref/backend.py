@@ -72,14 +72,19 @@ def set_backend(name: str) -> None:
 
 
 @contextlib.contextmanager
+def _within(variable, value):
+    """Set a contextvar for the block, and restore it after (the body of every use_* manager)."""
+    token = variable.set(value)
+    try:
+        yield value
+    finally:
+        variable.reset(token)
+
+
 def use_backend(name: str):
     """Context manager: `with ssdref.use_backend('numpy'): ...` runs the NumPy specification."""
     _check_name(name)
-    token = _current.set(name)
-    try:
-        yield name
-    finally:
-        _current.reset(token)
+    return _within(_current, name)
 
 
 def get_precision() -> str:
@@ -98,16 +103,11 @@ def set_precision(name: str) -> None:
     _precision.set(name)
 
 
-@contextlib.contextmanager
 def use_precision(name: str):
     """Context manager: `with ssdref.use_precision('portable'): ...` gives results that are
     bit-identical on every machine (fixed-order matrix products, im2col convolutions)."""
     _check_precision(name)
-    token = _precision.set(name)
-    try:
-        yield name
-    finally:
-        _precision.reset(token)
+    return _within(_precision, name)
 
 
 def get_conv_algorithm() -> str:
@@ -115,17 +115,12 @@ def get_conv_algorithm() -> str:
     return _conv_algorithm.get()
 
 
-@contextlib.contextmanager
 def use_conv_algorithm(name: str):
     """Context manager: `with use_conv_algorithm('im2col'):` keeps the Numba Convolution on im2col
     (bit-identical to the NumPy specification); 'auto' allows Winograd where it applies."""
     if not isinstance(name, str) or name not in CONV_ALGORITHMS:
         raise ValueError(f"use_conv_algorithm: algorithm must be one of {CONV_ALGORITHMS}, got {name!r}")
-    token = _conv_algorithm.set(name)
-    try:
-        yield name
-    finally:
-        _conv_algorithm.reset(token)
+    return _within(_conv_algorithm, name)
 
 
 def _kernel_for(fn, backend):
