@@ -75,7 +75,9 @@ def target_cases(draw):
         if num_valid + 1 < rows and draw(st.booleans()):      # a valid row after the padding row
             label[image, num_valid + 1, 0] = 1
             label[image, num_valid + 1, 1:5] = grid_boxes(draw, 1, lo=0, hi=8)
-        if num_valid < rows and draw(st.integers(0, 9)) == 0:  # malformed padding row
+        # A malformed padding row in about 1 case of 30 (hypothesis favours the ends of a range,
+        # hence 13): both sides raise then, and >= 90% of cases must reach the comparison.
+        if image == 0 and num_valid < rows and draw(st.integers(0, 29)) == 13:
             label[image, num_valid, 3] = 0.5
     logits = np.round(np.random.RandomState(draw(st.integers(0, 2**16))).randn(
         batch, num_classes, num_anchors), 1)
@@ -184,3 +186,22 @@ def test_ssd_sized_target_and_detection_agree():
     for topk, threshold in ((400, 0.01), (-1, 0.1)):
         both_backends(multibox_detection, probs.astype(np.float32), loc, anchors,
                       threshold=threshold, nms_topk=topk)
+
+
+@pytest.mark.parametrize("cases, fn", [("target", multibox_target), ("detection", multibox_detection)])
+def test_nine_in_ten_generated_cases_reach_the_bit_for_bit_comparison(cases, fn):
+    from collections import Counter
+
+    from hypothesis import HealthCheck, Phase, seed
+    strategy = target_cases() if cases == "target" else detection_cases()
+    kinds = Counter()
+
+    @seed(0)
+    @settings(max_examples=150, phases=[Phase.generate], database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def draw_and_compare(case):
+        kinds[both_backends(fn, *case[:3], **case[3])] += 1
+
+    draw_and_compare()
+    assert kinds["ok"] >= 0.9 * sum(kinds.values()), kinds
