@@ -5,8 +5,10 @@ import os
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx", reason="onnx is an optional extra (pip install -e '.[interop]')")
-pytest.importorskip("onnxruntime", reason="onnxruntime is an optional extra (pip install -e '.[interop]')")
+from tests.optional_deps import require
+
+onnx = require("onnx", "interop")
+require("onnxruntime", "interop")
 
 from ssdref.backends import onnxruntime_conformance as oc  # noqa: E402
 from ssdref.io.checkpoint import load_checkpoint, preprocess  # noqa: E402

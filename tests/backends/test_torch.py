@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is an optional extra (pip install -e '.[interop]')")
+from tests.optional_deps import require
+
+torch = require("torch", "interop")
 
 from ssdref.backends import torch_conformance as tc  # noqa: E402
 from ssdref.backends.torch import (detect_torchvision, match_torchvision, native_pooling,  # noqa: E402

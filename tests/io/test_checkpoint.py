@@ -13,6 +13,7 @@ from ssdref.io import load_params, save_params
 from ssdref.io.checkpoint import (deploy_symbol, load_checkpoint, preprocess, read_image,
                                   resize_bilinear, run_checkpoint, shown_rows)
 from ssdref.testing.compare import assert_detections_equal
+from tests.optional_deps import require
 
 DATA = os.path.join(os.path.dirname(__file__), os.pardir, "data", "checkpoints")
 PREFIX = os.path.join(DATA, "tiny")
@@ -92,7 +93,7 @@ def test_params_resaved_by_ssdref_give_identical_bytes(tmp_path):
 
 
 def test_png_image_gives_the_same_detections(tmp_path, image, train_symbol_detections):
-    matplotlib_image = pytest.importorskip("matplotlib.image", reason="matplotlib (extra 'plot') is needed")
+    matplotlib_image = require("matplotlib.image", "plot")
     path = tmp_path / "image.png"
     matplotlib_image.imsave(path, image.transpose(1, 2, 0).astype(np.uint8))
     np.testing.assert_allclose(read_image(str(path)), image, atol=1e-4)
@@ -114,7 +115,7 @@ def test_resize_bilinear_keeps_constants_and_averages_pairs():
 
 
 def test_cli_prints_table_and_draws(tmp_path, capsys, train_symbol_detections):
-    pytest.importorskip("matplotlib", reason="matplotlib (extra 'plot') draws the detections")
+    require("matplotlib", "plot")
     from ssdref.cli import main
     out = tmp_path / "det.png"
     code = main(["run-checkpoint", PREFIX, str(EPOCH), os.path.join(DATA, "image.npy"),
