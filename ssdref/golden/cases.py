@@ -18,6 +18,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ssdref.cases.spec import SSD  # the SSD matching parameters, declared once
+
 EXACT = {"rtol": 0.0, "atol": 0.0}
 
 
@@ -176,13 +178,10 @@ def _layer_cases():
 # ---------------------------------------------------------------------------------------------
 # Multibox cases (spec §8 and seeded random ones)
 
-F = np.float32
-A6 = [[0, 0, .5, .5], [.5, 0, 1, .5], [0, .5, .5, 1], [.5, .5, 1, 1], [.1, .1, .6, .6], [0, 0, 1, 1]]
-LOGITS6 = np.random.RandomState(0).randn(1, 3, 6)           # the spec's T3-T5, T10-T11 logits
-PAD = [-1, -1, -1, -1, -1]
-SSD = dict(overlap_threshold=.5, negative_mining_ratio=3, negative_mining_thresh=.5,
-           minimum_negative_samples=0, variances=(.1, .1, .2, .2))
 DISCRETE = {"loc_mask": EXACT, "cls_target": EXACT}
+DETECTION_TOL = {"output": {"comparator": "detections"}}
+OP_TOLERANCES = {"_contrib_MultiBoxPrior": {}, "_contrib_MultiBoxTarget": DISCRETE,
+                 "_contrib_MultiBoxDetection": DETECTION_TOL}
 
 
 def _fixed_inputs(arrays):
@@ -201,34 +200,12 @@ def _op_run(case, inputs):
     return outputs
 
 
-def _target(name, anchors, label, params, logits=None, error=None, dtype="float32"):
-    anchors = np.asarray(anchors, F)[None]
-    label = np.asarray(label, F)
-    label = label[None] if label.ndim == 2 else label
-    if logits is None:
-        logits = np.zeros((label.shape[0], 2, anchors.shape[1]), F)
-    extra = {"error": error} if error else {}
-    return Case(name, "op", "_contrib_MultiBoxTarget", params, 0, dtype,
-                _fixed_inputs({"anchor": anchors, "label": label, "cls_pred": logits}), _op_run,
-                tolerances=DISCRETE, extra=extra)
-
-
-def _prior(name, shape, params, dtype="float32"):
-    return Case(name, "op", "_contrib_MultiBoxPrior", params, 0, dtype,
-                _fixed_inputs({"data": np.zeros(shape)}), _op_run)
-
-
-D1_PROB = [[[.1, .2, .3, .1, .98], [.6, .5, .2, .45, .01], [.3, .3, .5, .45, .01]]]
-D1_ANCHORS = [[[0, 0, .5, .5], [.05, 0, .55, .5], [.5, .5, 1, 1], [.5, .5, 1.1, 1.1], [.2, .2, .4, .4]]]
-D3_ANCHORS = [[[0, 0, .1, .1], [.2, .2, .3, .3], [.4, .4, .5, .5], [.6, .6, .7, .7], [-.1, .9, .2, 1.3]]]
-D3_PROB = [[1 - np.array([.1, .2, .9, .3, .8]), [.1, .2, .9, .3, .8]]]
-DETECTION_TOL = {"output": {"comparator": "detections"}}
-
-
-def _detection(name, prob, loc, anchors, params, dtype="float32"):
-    return Case(name, "op", "_contrib_MultiBoxDetection", params, 0, dtype,
-                _fixed_inputs({"cls_prob": prob, "loc_pred": loc, "anchor": anchors}), _op_run,
-                tolerances=DETECTION_TOL)
+def _spec_cases():
+    """The §8 cases of the catalogue (ssdref.cases.spec), under their golden names."""
+    from ssdref.cases.spec import SPEC_CASES
+    return [Case(c.name, "op", c.op, c.params, 0, dtype, _fixed_inputs(c.inputs), _op_run,
+                 tolerances=OP_TOLERANCES[c.op], extra={"error": c.error} if c.error else {})
+            for c in SPEC_CASES for dtype in c.dtypes]
 
 
 def _random_multibox_inputs(case):
@@ -259,57 +236,10 @@ def _random_multibox_inputs(case):
 
 
 def _multibox_cases():
-    cases = [
-        _prior("MultiBoxPrior_T1", (1, 1, 2, 3), dict(sizes=(.5, .25), ratios=(1, 2, .5))),
-        _prior("MultiBoxPrior_T2", (1, 1, 2, 2), dict(sizes=(.6,), ratios=(1, 3), steps=(.3, .2),
-                                                      offsets=(.2, .7), clip=True)),
-        _prior("MultiBoxPrior_nonsquare_float64", (1, 1, 3, 5),
-               dict(sizes=(.3, .5, .7), ratios=(1, 2, .5, 3)), dtype="float64"),
-        _target("MultiBoxTarget_T3", A6, [[1, .05, .05, .5, .55], PAD], {}),
-        _target("MultiBoxTarget_T4", A6, [[1, .05, .05, .5, .55], PAD], SSD, LOGITS6),
-        _target("MultiBoxTarget_T5", A6, [[0, .5, .5, 1, 1], PAD, [1, 0, 0, .5, .5]], SSD, LOGITS6),
-        _target("MultiBoxTarget_T6_bad_padding", A6, [[1, .05, .05, .5, .55], [-1, 0, 0, .5, .5]], {},
-                error={"type": "ValueError", "match": "coordinates must all be -1"}),
-        _target("MultiBoxTarget_T6_padding_first", A6[:2], [PAD, [0, 0, 0, .5, .5]], {}),
-        _target("MultiBoxTarget_T7_no_gt", A6, [PAD, PAD], SSD, LOGITS6),
-        _target("MultiBoxTarget_min_neg_ignored", A6, [[0, .5, .5, 1, 1], PAD],
-                dict(SSD, negative_mining_ratio=1, minimum_negative_samples=3), LOGITS6),
-        _target("MultiBoxTarget_T9b_too_few_candidates",
-                [[0, 0, 1, 1], [0, 0, .6, .6], [0, 0, .65, .65], [.8, .8, 1, 1]], [[0, 0, 0, 1, 1]],
-                dict(SSD, negative_mining_thresh=.3),
-                error={"type": "ValueError", "match": "hard-negative candidates"}),
-        _target("MultiBoxTarget_T10", A6, [[0, 0, 0, .5, .5], [1, .5, 0, 1, .5], [0, 0, .5, .5, 1]],
-                dict(SSD, negative_mining_ratio=.5), LOGITS6),
-        _target("MultiBoxTarget_T11", [[0, 0, .2, .2], [.8, .8, 1, 1], [0, .8, .2, 1]],
-                [[0, .4, .4, .6, .6], [1, .75, .75, 1, 1]], SSD, LOGITS6[:, :, :3]),
-        _target("MultiBoxTarget_T11_overlap0", A6, [[1, .05, .05, .5, .55], PAD],
-                dict(SSD, overlap_threshold=0.0), LOGITS6),
-        _target("MultiBoxTarget_T13", [[0, 0, .5, .5], [0, 0, .5, .5], [.5, .5, 1, 1]],
-                [[0, 0, 0, .4, .4], [1, 0, 0, .4, .4]], dict(overlap_threshold=.99)),
-        _target("MultiBoxTarget_T16_outside", [[-.2, -.2, .3, .3], [.7, .7, 1.2, 1.2]],
-                [[0, -.1, -.1, .3, .3]], {}),
-        _target("MultiBoxTarget_T17_iou_half", [[0, 0, 1, 1], [0, 0, .5, 1], [.9, .9, 1, 1]],
-                [[0, 0, 0, 1, 1]], dict(SSD, negative_mining_ratio=1)),
-        _target("MultiBoxTarget_T17b_abort", [[0, 0, 1, 1], [0, 0, .5, 1], [.9, .9, 1, 1]],
-                [[0, 0, 0, 1, 1]], SSD, error={"type": "ValueError", "match": "hard-negative"}),
-        _detection("MultiBoxDetection_D1", D1_PROB, np.zeros((1, 20)), D1_ANCHORS, {}),
-        _detection("MultiBoxDetection_D2_force_suppress", D1_PROB, np.zeros((1, 20)), D1_ANCHORS,
-                   dict(force_suppress=True)),
-        _detection("MultiBoxDetection_D3b_topk_stale", D3_PROB, np.zeros((1, 20)), D3_ANCHORS,
-                   dict(nms_topk=2)),
-        _detection("MultiBoxDetection_D3b_noclip", D3_PROB, np.zeros((1, 20)), D3_ANCHORS,
-                   dict(nms_topk=2, clip=False)),
-        _detection("MultiBoxDetection_D4_nms0", D1_PROB, np.zeros((1, 20)), D1_ANCHORS,
-                   dict(nms_threshold=0.0)),
-        _detection("MultiBoxDetection_D5_threshold", D1_PROB, np.zeros((1, 20)), D1_ANCHORS,
-                   dict(threshold=.55)),
-        _detection("MultiBoxDetection_D6_background_id", D1_PROB, np.zeros((1, 20)), D1_ANCHORS,
-                   dict(background_id=2)),
-        _detection("MultiBoxDetection_D8_decode", [[[.1], [.9]]], [[1, -1, .5, -.5]],
-                   [[[.2, .2, .4, .4]]], dict(clip=False)),
-        _detection("MultiBoxDetection_D11_nms_at_threshold", [[[.1, .2], [.9, .8]]], np.zeros((1, 8)),
-                   [[[0, 0, 1, 1], [0, 0, .5, 1]]], {}),
-    ]
+    cases = _spec_cases()
+    cases.insert(2, Case("MultiBoxPrior_nonsquare_float64", "op", "_contrib_MultiBoxPrior",
+                         dict(sizes=(.3, .5, .7), ratios=(1, 2, .5, 3)), 0, "float64",
+                         _fixed_inputs({"data": np.zeros((1, 1, 3, 5))}), _op_run))
     for dtype in ("float32", "float64"):
         cases.append(Case(f"MultiBoxTarget_random_ssd_{dtype}", "op", "_contrib_MultiBoxTarget", SSD,
                           7, dtype, _random_multibox_inputs, _op_run, tolerances=DISCRETE))
@@ -323,6 +253,7 @@ def _multibox_cases():
 # Graph cases: a whole tiny-SSD training step, and the SSD300 deploy symbol on one image
 
 TINY = dict(network="tiny", data_shape=32, num_classes=3, batch=2)
+PAD = [-1, -1, -1, -1, -1]
 TINY_LABEL = [[[0, .1, .1, .5, .6], [2, .4, .3, .9, .8], PAD, PAD],
               [[1, .2, .2, .7, .7], PAD, PAD, PAD]]
 SSD300 = dict(network="vgg16_reduced", data_shape=300, num_classes=20,
