@@ -499,8 +499,24 @@ def gen_multibox_target(draw):
     params = dict(got.params)
     params["ignore_label"] = draw(st.sampled_from((-1.0, -1.0, -2.0)))
     params["overlap_threshold"] = draw(st.sampled_from((params["overlap_threshold"], 0.99, 0.5)))
-    inputs = {"anchor": got.anchor, "label": got.label, "cls_pred": got.cls_pred}
+    label = _with_zero_area_gt(draw, got.label)
+    inputs = {"anchor": got.anchor, "label": label, "cls_pred": got.cls_pred}
     return Case("_contrib_MultiBoxTarget", params, inputs, {}, False, None, backward=False)
+
+
+def _with_zero_area_gt(draw, label):
+    """label with, in a quarter of the cases, one gt in use collapsed to zero width or height (a
+    degenerate box: never matched, spec §2 T15); the strategies draw only valid boxes."""
+    if draw(st.integers(0, 3)) != 0:
+        return label
+    label = label.copy()
+    in_use = [(b, r) for b in range(label.shape[0]) for r in range(label.shape[1])
+              if not (label[b, :r + 1, 0] == -1).any()]
+    if in_use:
+        b, r = in_use[draw(st.integers(0, len(in_use) - 1))]
+        axis = draw(st.sampled_from((1, 2)))                  # xmax = xmin or ymax = ymin
+        label[b, r, axis + 2] = label[b, r, axis]
+    return label
 
 
 def gen_multibox_detection(draw):

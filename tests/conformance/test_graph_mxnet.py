@@ -41,11 +41,12 @@ def test_tiny_ssd_train_step_matches_mxnet(mx, tally):
 @pytest.mark.conformance
 @pytest.mark.slow
 def test_vgg16_reduced_ssd300_train_step_matches_mxnet(mx, tally):
-    """Outputs within 1e-4 and cls_label identical. Gradients: within 1e-4 of MXNet's, or, where the
-    two float32 engines differ by more, ssdref's float32 gradient must be no farther from the float64
-    oracle than max(1e-4, 2 x MXNet's own float32 distance from it) (measured: through the 16 layers below the
-    heads MXNet's oneDNN float32 drifts ~2e-3 from float64 while ssdref's stays ~2e-4, so the 1e-4
-    bar between the two float32 engines is not reachable by any float32 implementation there)."""
+    """Outputs within 1e-4 and cls_label identical. Gradients: within 1e-4 of MXNet's. The only
+    escape: a parameter of the layers listed in ESCAPE_LAYERS (the VGG layers below conv4_3's head,
+    where MXNet's oneDNN float32 drifts up to 2.04e-3 from float64, measured) may differ from MXNet
+    by up to ESCAPE_CAP, provided ssdref's float32 gradient is within OWN_FLOAT64_CAP of ssdref's
+    float64 run (measured: <= 8.2e-7). The cap against MXNet is the independent referee: a bug in
+    both ssdref precisions (graph wiring, buffer aliasing) moves ssdref far from MXNet and fails."""
     tol = tolerances.TOLERANCES["ssd:vgg16_reduced_300"]
     result = compare_ssd(mx, "vgg16_reduced", batch=2, seed=1, num_classes=20)
     assert result.note == "", result.note
@@ -65,7 +66,8 @@ def test_vgg16_reduced_ssd300_train_step_matches_mxnet(mx, tally):
         if not m.is_grad:
             continue
         name = m.name[5:]
-        ok = m.error <= tol.backward or referee[name][0] <= max(tol.backward, 2 * referee[name][1])
+        ok = m.error <= tol.backward or (name in ESCAPE_LAYERS and m.error <= ESCAPE_CAP
+                                         and referee[name][0] <= OWN_FLOAT64_CAP)
         tally("ssd:vgg16_reduced_300", Outcome(m.error == 0.0, ok, m.error, ""))
         if not ok:
             bad.append(f"{name}: vs MXNet {m.error:.3g}; vs float64 ours {referee[name][0]:.3g}, "
@@ -73,6 +75,16 @@ def test_vgg16_reduced_ssd300_train_step_matches_mxnet(mx, tally):
     print(f"vgg16_reduced SSD300: {len(over)} of {len(result.grads)} gradients beyond {tol.backward:g} "
           f"of MXNet float32; referee: {referee}")
     assert bad == []
+
+
+# The parameters allowed the float32 escape above: conv1_1 ... conv4_3, the 10 convolutions below
+# the first head, whose gradients accumulate MXNet's oneDNN float32 drift (19 of these 20 were
+# beyond 1e-4 of MXNet in the measured run, MXNet 4.5e-7 ... 2.04e-3 from float64).
+ESCAPE_LAYERS = {f"{layer}_{kind}" for layer in ("conv1_1", "conv1_2", "conv2_1", "conv2_2",
+                                                 "conv3_1", "conv3_2", "conv3_3", "conv4_1",
+                                                 "conv4_2", "conv4_3") for kind in ("weight", "bias")}
+ESCAPE_CAP = 5e-3
+OWN_FLOAT64_CAP = 1e-5
 
 
 @pytest.mark.conformance

@@ -162,3 +162,11 @@ def test_both_raising_is_counted_apart_and_needs_a_clear_ssdref_error(mx):
                {"data": np.zeros((1, 1, 3, 3), np.float32)}, {}, False, None, backward=False)
     outcome = compare_case(bad, mx, {"forward": 0.0, "backward": 0.0})
     assert outcome.both_raised and outcome.within_tol and not outcome.bit_exact
+
+
+@pytest.mark.conformance
+def test_conformance_command_runs_mxnet_through_main(mx, capsys):
+    from ssdref.cli import main
+    assert main(["conformance", "--backend", "mxnet", "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ssdref vs mxnet" in out and "0 op(s) with mismatches" in out
