@@ -307,3 +307,15 @@ def test_inputs_of_random_cases_use_no_cpu_dispatched_transcendentals(monkeypatc
     for case in golden.declared_cases():
         if case.kind == "op" and "random" in case.name:
             case.make_inputs(case)
+
+
+def test_progress_is_a_bar_or_a_status_line_on_stderr(monkeypatch, capsys):
+    from ssdref.golden.cli import _Progress
+    monkeypatch.setitem(__import__("sys").modules, "tqdm.auto", None)     # no tqdm installed
+    progress = _Progress("golden verify")
+    for index in range(12):
+        progress(index, 12, f"case{index}")
+    progress(12, 12, "")
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["golden verify: 0/12 done, now case0", "golden verify: 10/12 done, now case10",
+                   "golden verify: 12/12 done"]

@@ -9,18 +9,35 @@ from ssdref.golden.store import GoldenReadError, generate
 from ssdref.golden.verify import GoldenMismatchError, diff, verify
 
 
-def _progress(index, total, name):
-    if not sys.stderr.isatty():
-        return
-    sys.stderr.write(f"\r[{index + 1}/{total}] {name[:60]:<60}")
-    sys.stderr.flush()
-    if index + 1 == total:
-        sys.stderr.write("\n")
+class _Progress:
+    """progress(index, total, case_name) for generate/verify, called before each case and once
+    more with index == total at the end: a tqdm bar on stderr (the 'progress' extra), else a
+    status line on stderr every 10 cases."""
+
+    def __init__(self, desc):
+        self.desc, self.bar = desc, None
+
+    def __call__(self, index, total, name):
+        if self.bar is None and index == 0:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, desc=self.desc, unit="case", file=sys.stderr,
+                                dynamic_ncols=True, mininterval=0.5)
+            except ImportError:
+                self.bar = False
+        if self.bar:
+            self.bar.set_postfix_str(name[:40], refresh=False)
+            self.bar.update(1 if index else 0)
+            if index == total:
+                self.bar.close()
+        elif index % 10 == 0 or index == total:
+            print(f"{self.desc}: {index}/{total} done{'' if index == total else ', now ' + name}",
+                  file=sys.stderr, flush=True)
 
 
 def _generate(args) -> int:
     try:
-        changed = generate(args.out, cases=args.case, progress=_progress)
+        changed = generate(args.out, cases=args.case, progress=_Progress("golden generate"))
     except (ValueError, OSError) as exc:
         print(f"golden generate: {' '.join(str(exc).split())}")
         return 1
@@ -33,7 +50,7 @@ def _generate(args) -> int:
 def _verify(args) -> int:
     try:
         report = verify(args.dir, skip_slow=args.quick, recompute=not args.hashes_only,
-                        rederive=not args.no_rederive, progress=_progress)
+                        rederive=not args.no_rederive, progress=_Progress("golden verify"))
     except GoldenMismatchError as exc:
         print(exc)
         return 1

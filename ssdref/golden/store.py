@@ -172,6 +172,8 @@ def generate(out_dir="golden", cases=None, *, progress=None) -> list:
             changed.append(path.name)
             path.write_bytes(blob)
         entries[case.name] = manifest_entry(case, inputs, outputs, hashlib.sha256(blob).hexdigest())
+    if progress:
+        progress(len(selected), len(selected), "")
     order = [c.name for c in declared_cases()]
     ordered = [entries[n] for n in order if n in entries]
     for stale in sorted(set(p.name for p in out.glob("*.npz")) - {e["file"] for e in ordered}):

@@ -108,6 +108,8 @@ def verify(golden_dir=None, *, recompute=True, skip_slow=False, only=None, reder
             problems += [f"case {case.name!r}: {p}"
                          for p in verify_case(root, case, stored[case.name], rederive=rederive)]
             recomputed += 1
+        if progress:
+            progress(len(todo), len(todo), "")
     if problems:
         raise GoldenMismatchError(root, problems)
     return {"cases": len(stored), "recomputed": recomputed, "skipped": skipped}
