@@ -170,3 +170,45 @@ def test_conformance_command_runs_mxnet_through_main(mx, capsys):
     assert main(["conformance", "--backend", "mxnet", "--examples", "1"]) == 0
     out = capsys.readouterr().out
     assert "ssdref vs mxnet" in out and "0 op(s) with mismatches" in out
+
+
+_POOL_SCRIPT = """
+import json, sys
+import numpy as np, mxnet as mx
+x = mx.nd.array(np.array(json.loads(sys.argv[1]), np.float32)); x.attach_grad()
+with mx.autograd.record():
+    y = mx.nd.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type="avg", pooling_convention="full")
+y.backward(mx.nd.array(np.array(json.loads(sys.argv[2]), np.float32)))
+print(json.dumps([y.asnumpy().tolist(), x.grad.asnumpy().tolist()]))
+"""
+
+
+@pytest.mark.conformance
+def test_avg_full_edge_windows_onednn_backward_deviates_and_native_mxnet_equals_ssdref(mx):
+    """MXNet bug, pinned both ways (docs/conventions.md): with the default oneDNN build, avg pooling
+    'full' (count_include_pad=True) divides a partial edge window by the clipped size in forward
+    but by the whole kernel in backward. Native MXNet (MXNET_MKLDNN_ENABLED=0) is consistent and
+    equals ssdref, whose gradient is kept."""
+    import json
+    import os
+    import subprocess
+    import sys
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 1, 7, 8)).astype(np.float32)            # H = 7: the last row window is cut
+    g = rng.random((1, 1, 4, 4)).astype(np.float32)
+    params = {"kernel": (2, 2), "stride": (2, 2), "pool_type": "avg", "pooling_convention": "full"}
+    ours = run_op(ssdref, "Pooling", params, {"data": x}, is_train=True, out_grads=[g])
+    runs = {}
+    for build, flag in (("onednn", "1"), ("native", "0")):
+        done = subprocess.run([sys.executable, "-c", _POOL_SCRIPT, json.dumps(x.tolist()),
+                               json.dumps(g.tolist())], capture_output=True, text=True, check=True,
+                              env={**os.environ, "MXNET_MKLDNN_ENABLED": flag})
+        runs[build] = [np.array(a, np.float32) for a in json.loads(done.stdout.strip().splitlines()[-1])]
+    native_y, native_dx = runs["native"]
+    onednn_y, onednn_dx = runs["onednn"]
+    np.testing.assert_allclose(ours.outputs[0], native_y, rtol=1e-6)
+    np.testing.assert_allclose(ours.grads["data"], native_dx, rtol=1e-6)
+    np.testing.assert_allclose(onednn_y, native_y, rtol=1e-6)
+    edge = np.s_[0, 0, 6, :]                                      # the cut window's input row
+    assert not np.allclose(onednn_dx[edge], native_dx[edge], rtol=1e-3)
+    np.testing.assert_allclose(onednn_dx[edge], native_dx[edge] / 2, rtol=1e-6)   # / 4, not / 2
