@@ -106,3 +106,30 @@ def check_out_file(command: str, option: str, path) -> str:
     if os.path.isdir(path):
         raise UsageError(f"{command}: {option} must be a file, got the folder {path!r}")
     return path
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
+
+
+def check_param_float(op: str, name: str, value) -> float:
+    """An MXNet `float` parameter: a real number finite in float32 (the C++ type MXNet parses it
+    into; 1e39, inf and NaN fail its parser). TypeError for a non-number, ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(op, f"{name} must be a number, got {value!r}", TypeError)
+    try:
+        value = float(value)
+    except OverflowError:
+        fail(op, f"{name} must be a finite float32 number (|v| <= {FLOAT32_MAX:.7g}), got {value!r}")
+    if not np.isfinite(value) or abs(value) > FLOAT32_MAX:
+        fail(op, f"{name} must be a finite float32 number (|v| <= {FLOAT32_MAX:.7g}), got {value!r}")
+    return value
+
+
+def check_param_int(op: str, name: str, value) -> int:
+    """An MXNet `int` parameter: an integer in int32 (a value outside fails MXNet's parser)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        fail(op, f"{name} must be an integer, got {value!r}", TypeError)
+    if not INT32_MIN <= value <= INT32_MAX:
+        fail(op, f"{name} must be an int32 in [{INT32_MIN}, {INT32_MAX}], got {value}")
+    return int(value)

@@ -29,6 +29,8 @@ import numpy as np
 from ssdref.errors import check_array, check_same_dtype, fail
 
 OP = "Pooling"
+INT32_MAX = 2**31 - 1
+MAX_ELEMENTS = 2**34        # far beyond any real use; a bigger pad is a typo, not an allocation
 POOL_TYPES = ("max", "avg", "sum", "lp")
 
 
@@ -62,6 +64,8 @@ def _tuple(name, value, ndim, default, minimum):
         fail(OP, f"{name} must be integers, got {value!r}", TypeError)
     if any(v < minimum for v in value):
         fail(OP, f"{name} must be >= {minimum} in every dimension, got {tuple(value)}")
+    if any(v > INT32_MAX for v in value):          # MXNet's Shape parameters hold C++ ints
+        fail(OP, f"{name} must be int32 values (<= {INT32_MAX}), got {tuple(value)}")
     return tuple(int(v) for v in value)
 
 
@@ -96,6 +100,12 @@ def pooling_geometry(x_shape, *, kernel, pool_type, stride, pad, pooling_convent
             fail(OP, f"kernel size ({k}) exceeds input ({size} padded to {size + 2 * p})")
         span = size + 2 * p - k
         out.append(span // s + 1 if pooling_convention == "valid" else -(-span // s) + 1)
+    padded = math.prod(x_shape[:2]) * math.prod(   # the extent _padded allocates, per axis
+        p + size + max(p, (o - 1) * s + k - size - p)
+        for size, k, s, p, o in zip(spatial, kernel, stride, pad, out))
+    if max(padded, math.prod(x_shape[:2]) * math.prod(out)) > MAX_ELEMENTS:
+        fail(OP, f"pad {pad} and stride {stride} must leave a padded input and an output of at most "
+                 f"{MAX_ELEMENTS} elements, got {padded} padded and output shape {tuple(out)}")
     return PoolingGeometry(kernel, stride, pad, spatial, tuple(out), pool_type, cip, p_value)
 
 

@@ -15,7 +15,7 @@ float64 inputs run the same formulas in float64 (MXNet itself only accepts float
 """
 import numpy as np
 
-from ssdref.errors import check_array, check_same_dtype, fail
+from ssdref.errors import FLOAT32_MAX, check_array, check_same_dtype, fail
 from ssdref.kernels.cpu_mathf import expf, logf
 
 DEFAULT_VARIANCES = (0.1, 0.1, 0.2, 0.2)
@@ -35,14 +35,16 @@ def check_boxes(op, name, boxes, *, ndim=2, finite=True):
 
 def check_variances(op, variances):
     """MXNet's `variances`: exactly 4 numbers (the CHECK_EQ(variances.ndim(), 4))."""
+    if isinstance(variances, (str, bytes)):
+        fail(op, f"variances must be 4 numbers, got {variances!r}", TypeError)
     try:
         values = tuple(float(v) for v in variances)
-    except TypeError:
+    except (TypeError, ValueError, OverflowError):
         fail(op, f"variances must be 4 numbers, got {variances!r}", TypeError)
     if len(values) != 4:
         fail(op, f"variances must be 4 numbers, got {variances!r}")
-    if not all(np.isfinite(values)) or any(v == 0 for v in values):
-        fail(op, f"variances must be 4 finite nonzero numbers, got {variances!r}")
+    if not all(np.isfinite(values)) or any(v == 0 or abs(v) > FLOAT32_MAX for v in values):
+        fail(op, f"variances must be 4 nonzero numbers finite in float32, got {variances!r}")
     return values
 
 

@@ -22,13 +22,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ssdref.errors import check_array, check_same_dtype, fail
+from ssdref.errors import check_array, check_param_float, check_param_int, check_same_dtype, fail
 from ssdref.multibox.boxes import (DEFAULT_VARIANCES, check_boxes, check_variances, clip_boxes,
                                    decode_formula)
 from ssdref.multibox.nms import check_nms_comparator, nms_unchecked, score_order
 
 OP = "MultiBoxDetection"
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
 class DetectionParams(NamedTuple):
@@ -65,18 +64,12 @@ def check_detection_inputs(cls_prob, loc_pred, anchor, clip, threshold, backgrou
     for name, value in (("clip", clip), ("force_suppress", force_suppress)):
         if not isinstance(value, (bool, np.bool_)):
             fail(OP, f"{name} must be a boolean, got {value!r}", TypeError)
-    for name, value in (("threshold", threshold), ("nms_threshold", nms_threshold)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not np.isfinite(value):
-            fail(OP, f"{name} must be a finite number, got {value!r}", TypeError)
-    for name, value in (("background_id", background_id), ("nms_topk", nms_topk)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            fail(OP, f"{name} must be an integer, got {value!r}", TypeError)
-        # MXNet's parameters are C++ ints: a value outside int32 fails its parameter parser.
-        if not INT32_MIN <= value <= INT32_MAX:
-            fail(OP, f"{name} must be an int32 in [{INT32_MIN}, {INT32_MAX}], got {value}")
-    params = DetectionParams(bool(clip), float(threshold), int(background_id), float(nms_threshold),
-                             bool(force_suppress), check_variances(OP, variances), int(nms_topk),
+    # MXNet's parameters are C++ floats and ints: values beyond float32 / int32 fail its parser.
+    params = DetectionParams(bool(clip), check_param_float(OP, "threshold", threshold),
+                             check_param_int(OP, "background_id", background_id),
+                             check_param_float(OP, "nms_threshold", nms_threshold),
+                             bool(force_suppress), check_variances(OP, variances),
+                             check_param_int(OP, "nms_topk", nms_topk),
                              check_nms_comparator(OP, nms_comparator))
     return cls_prob, loc_pred.reshape(batch, num_anchors, 4), anchor[0], params
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ssdref.errors import check_array, check_same_dtype, fail
+from ssdref.errors import check_array, check_param_float, check_param_int, check_same_dtype, fail
 from ssdref.kernels.cpu_mathf import expf, logf
 from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, encode, iou_formula
 
@@ -77,16 +77,11 @@ def check_target_inputs(anchor, label, cls_pred, overlap_threshold, ignore_label
 
 
 def _number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        fail(OP, f"{name} must be a finite number, got {value!r}", TypeError)
-    return float(value)
+    return check_param_float(OP, name, value)
 
 
 def _integer(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        fail(OP, f"{name} must be an integer, got {value!r}", TypeError)
-    return int(value)
+    return check_param_int(OP, name, value)
 
 
 def count_valid_gt(label_rows, image):

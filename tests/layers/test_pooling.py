@@ -215,3 +215,15 @@ def test_2d_avg_full_window_past_the_padded_edge_stays_zero():
     y = pooling_forward(np.ones((1, 1, 4, 4), np.float32), kernel=1, stride=4, pad=0,
                         pool_type="avg", pooling_convention="full")[0]
     assert not np.isnan(y).any()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(stride=10**20), r"stride must be int32 values \(<= 2147483647\)"),
+    (dict(pad=2**31), r"pad must be int32 values"),
+    (dict(pad=10**6), r"pad .* must leave a padded input and an output of at most \d+ elements"),
+])
+def test_pad_and_stride_beyond_int32_or_memory_are_clear_errors(kwargs, match):
+    from ssdref.kernels.cpu_pooling import pooling_forward as kernel_forward
+    for forward in (pooling_forward, kernel_forward):
+        with pytest.raises(ValueError, match="Pooling: " + match):
+            forward(np.ones((1, 1, 4, 4), np.float32), kernel=(2, 2), pool_type="avg", **kwargs)

@@ -233,3 +233,15 @@ def test_nan_anchor_gives_nan_box_that_suppresses_nothing(backend):
 
 def d1_with(prob):
     return detect(prob, np.zeros((1, 20), F), D1_ANCHORS)[0]
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("threshold", 10**20, None), ("nms_threshold", 1e39, ValueError),
+    ("threshold", float("nan"), ValueError), ("variances", "x", TypeError),
+])
+def test_float_parameters_are_checked_in_float32_as_mxnet_parses_them(backend, name, value, error):
+    if error is None:
+        d1(**{name: value})
+        return
+    with pytest.raises(error, match=f"MultiBoxDetection: {name}"):
+        d1(**{name: value})

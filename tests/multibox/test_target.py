@@ -288,3 +288,21 @@ def test_nan_background_probability_the_ranking_must_order_is_a_clear_error(back
                                          r"probability .* \(image 0: 3 candidates for 1 negatives\), "
                                          r"got 1 NaN"):
         target(A6, TWO_GT, logits, **dict(SSD, negative_mining_ratio=1 / 3))
+
+
+@pytest.mark.parametrize("name, value, error, match", [
+    ("overlap_threshold", 10**20, None, None),
+    ("negative_mining_thresh", 1e39, ValueError, "must be a finite float32 number"),
+    ("ignore_label", float("nan"), ValueError, "must be a finite float32 number"),
+    ("negative_mining_ratio", "3", TypeError, "must be a number"),
+    ("minimum_negative_samples", 2**31, ValueError, "must be an int32"),
+    ("variances", "x", TypeError, "variances must be 4 numbers"),
+    ("variances", (0.1, 0.1, 1e39, 0.2), ValueError, "variances must be 4 nonzero numbers finite in float32"),
+])
+def test_parameters_are_checked_as_mxnet_parses_them(backend, name, value, error, match):
+    args = (A6, [[[1, .05, .05, .5, .55]]], LOGITS)
+    if error is None:                          # 1e20 is a finite float32: accepted
+        target(*args, **{name: value})
+        return
+    with pytest.raises(error, match=f"MultiBoxTarget: {name if name != 'variances' else ''}.*{match}"):
+        target(*args, **{name: value})
