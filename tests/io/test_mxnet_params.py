@@ -207,3 +207,11 @@ def test_a_name_that_is_not_utf8_is_a_value_error_naming_the_file():
     good = dumps_ndarrays({"arg:w": np.ones(3, np.float32)})
     with pytest.raises(ValueError, match=r"buffer: name 0 must be UTF-8 text"):
         loads_ndarrays(good.replace(b"arg:w", b"arg:\xff"))
+
+
+def test_zero_size_array_with_absurd_other_dims_is_a_clear_error():
+    head = struct.pack("<QQQ", 0x112, 0, 1)
+    record = struct.pack("<Iiiqqq", 0xF993FAC9, 0, 3, 2**32, 2**40, 0) + struct.pack("<iii", 1, 0, 0)
+    with pytest.raises(ValueError, match=r"array 0 must have dims whose product fits in int64 "
+                                         r"\(zero dims aside\), got shape \(4294967296, 1099511627776, 0\)"):
+        loads_ndarrays(head + record + struct.pack("<Q", 0))
