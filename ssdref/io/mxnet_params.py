@@ -115,7 +115,7 @@ def _read_record(reader: _Reader, index: int) -> np.ndarray:
         raise ValueError(f"{_OP}: {where} must have a dtype flag in {sorted(DTYPE_FLAGS)}, got {flag} ({name})")
     dtype = DTYPE_FLAGS[flag]
     count = math.prod(shape)              # Python ints: dims whose product overflows int64 stay exact
-    if math.prod(d for d in shape if d) >= 2**62:
+    if count == 0 and math.prod(d for d in shape if d) >= 2**62:    # NumPy cannot shape it
         raise ValueError(f"{_OP}: {reader.source}: {where} must have dims whose product fits in "
                          f"int64 (zero dims aside), got shape {shape} (a corrupt record)")
     left = len(reader.buf) - reader.pos
