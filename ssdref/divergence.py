@@ -587,9 +587,11 @@ def format_report(report: DivergenceReport, show_all=False) -> str:
                 for r in report.results]
         lines.append(format_table(["#", "node", "op", "kind", "error", "tolerance", "result"], rows,
                                   align="rllllrl"))
-    worst = max((r for r in report.results if r.kind == "float"), key=lambda r: r.error, default=None)
+    worst = max((r for r in report.results if r.kind == "float" and not r.downstream_of),
+                key=lambda r: r.error, default=None)
     if worst is not None:
-        lines.append(f"worst float error: {worst.error:.3g} at {worst.node} ({worst.op})")
+        lines.append(f"worst float error: {worst.error:.3g} at {worst.node} ({worst.op})"
+                     + (" (tensors after the first discrete difference left out)" if report.first_discrete else ""))
     if report.first_float is None:
         lines.append("first beyond tolerance: none")
     else:
