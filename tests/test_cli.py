@@ -118,3 +118,13 @@ def test_conformance_command_runs_onnxruntime_through_main(capsys):
 def test_conformance_command_rejects_zero_examples_with_one_line(capsys):
     code, err = run(["conformance", "--backend", "mxnet", "--examples", "0"], capsys)
     assert code == 2 and err.count("\n") == 1 and "--examples must be >= 1, got 0" in err
+
+
+def test_demo_command_runs_through_main(tmp_path, capsys, monkeypatch):
+    from ssdref import demo
+    tiny = dict(demo.SETTINGS["quick"], num_train=16, epochs=1, lr_steps=[], num_val=8)
+    monkeypatch.setitem(demo.SETTINGS, "quick", tiny)
+    out = tmp_path / "demo-out"
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    assert "mAP" in capsys.readouterr().out
+    assert (out / "detections.png").stat().st_size > 0
