@@ -128,3 +128,10 @@ def test_demo_command_runs_through_main(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     assert "mAP" in capsys.readouterr().out
     assert (out / "detections.png").stat().st_size > 0
+
+
+def test_golden_generate_command_writes_a_declared_case_through_main(tmp_path, capsys):
+    out = tmp_path / "golden"
+    assert main(["golden", "generate", "--out", str(out), "--case", "MultiBoxPrior_T1"]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert "manifest.json" in written and any(name.endswith(".npz") for name in written)
