@@ -85,3 +85,31 @@ def test_bad_inputs_raise_the_specification_errors():
         gpu.multibox_detection(D1_PROB, np.zeros((1, 19), np.float32), D1_ANCHOR)
     with pytest.raises(TypeError, match="MultiBoxDetection"):
         gpu.multibox_detection(D1_PROB, np.zeros((1, 20), np.float64), D1_ANCHOR)
+
+
+@pytest.mark.cuda
+def test_use_backend_cuda_dispatches_the_multibox_ops_to_the_cuda_kernels():
+    import ssdref
+    from ssdref.backend import dispatch
+    from ssdref.multibox.prior import multibox_prior
+    from ssdref.multibox.target import multibox_target
+    loc = np.zeros((1, 20), np.float32)
+    with ssdref.use_backend("cuda"):
+        fns = [dispatch(f) for f in (spec.multibox_detection, multibox_target, multibox_prior)]
+        out = fns[0](D1_PROB, loc, D1_ANCHOR)
+    assert [f.__module__ for f in fns] == ["ssdref.kernels.cuda_detection",
+                                           "ssdref.kernels.cuda_target", "ssdref.kernels.cuda_prior"]
+    same_bits(out, spec.multibox_detection(D1_PROB, loc, D1_ANCHOR))
+
+
+@pytest.mark.cuda
+def test_nan_and_inf_inputs_give_the_specification_result():
+    rng = np.random.RandomState(3)
+    prob, loc, anchor = D1_PROB.copy(), rng.standard_normal((1, 20)).astype(np.float32), D1_ANCHOR.copy()
+    prob[0, 1, 0], prob[0, 2, 3] = np.nan, np.inf
+    loc[0, 2], loc[0, 5] = np.inf, np.nan
+    anchor[0, 4, 0] = np.nan
+    for clip in (True, False):
+        got = gpu.multibox_detection(prob, loc, anchor, clip=clip)
+        want = spec.multibox_detection(prob, loc, anchor, clip=clip)
+        assert np.array_equal(got, want, equal_nan=True)

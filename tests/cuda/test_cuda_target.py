@@ -104,3 +104,17 @@ def test_huge_negative_mining_ratio_mines_nothing_like_the_cpu_backends(ratio):
     _, _, cls = both(anchors, label, np.zeros((1, 2, 3), np.float32),
                      negative_mining_ratio=ratio, negative_mining_thresh=.5)
     assert cls.tolist() == [[1, -1, -1]]
+
+
+@pytest.mark.cuda
+def test_nan_and_inf_inputs_give_the_specification_result_or_error():
+    anchors = A6.copy()
+    anchors[0, 0, 0] = np.nan
+    label = np.array([[[1, .05, .05, .5, .55], [0, .5, .5, 1, np.inf], [np.nan, .5, .5, 1, 1]]],
+                     np.float32)
+    logits = np.random.RandomState(0).randn(1, 3, 6).astype(np.float32)
+    both(anchors, label, logits)
+    both(anchors, label, logits, **SSD)
+    logits[0, 2, 1] = np.nan
+    error = both(anchors, label, logits, **dict(SSD, negative_mining_ratio=1 / 3))
+    assert "cls_pred must give a finite background probability" in error
