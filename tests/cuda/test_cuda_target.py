@@ -115,6 +115,7 @@ def test_nan_and_inf_inputs_give_the_specification_result_or_error():
     logits = np.random.RandomState(0).randn(1, 3, 6).astype(np.float32)
     both(anchors, label, logits)
     both(anchors, label, logits, **SSD)
-    logits[0, 2, 1] = np.nan
-    error = both(anchors, label, logits, **dict(SSD, negative_mining_ratio=1 / 3))
+    two_gt = np.array([[[1, .05, .05, .5, .55], [0, .5, .5, 1, 1], PAD]], np.float32)
+    logits[0, 2, 1] = np.nan        # 3 candidates for 1 negative: the ranking would order a NaN
+    error = both(A6, two_gt, logits, **dict(SSD, negative_mining_ratio=1 / 3))
     assert "cls_pred must give a finite background probability" in error
