@@ -106,7 +106,17 @@ def graph_shapes(symbol, shapes: dict) -> tuple[list, dict]:
             seeds[node] = tuple(int(d) for d in shapes[node.name])
         elif "__shape__" in node.attrs:
             seeds[node] = parse_shape_attr(node.attrs["__shape__"])
-    return nodes, propagate(nodes, seeds, _run_shape, _merge_shape)
+    try:
+        return nodes, propagate(nodes, seeds, _run_shape, _merge_shape)
+    except ValueError as exc:
+        names = [node.name for node in nodes if node.is_variable]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if not repeated:
+            raise
+        # MXNet gives the same shape error; the cause is easier to see named.
+        raise ValueError(f"{exc} (note: several variables share the name(s) {repeated}, and a "
+                         f"shape given by name goes to each of them: argument names must be "
+                         f"unique)") from None
 
 
 def graph_dtypes(symbol, dtypes: dict) -> tuple[list, dict]:

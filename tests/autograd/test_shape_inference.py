@@ -121,3 +121,11 @@ def test_mixed_dtypes_name_each_input_with_its_dtype():
     with pytest.raises(TypeError, match=r"Error in operator conv: Convolution: inputs must share one "
                                         r"dtype, got data=float64, weight=float32"):
         conv.infer_type(data=np.float64, conv_weight=np.float32)
+
+
+def test_shape_error_from_two_variables_with_one_name_says_so():
+    x1, x2 = sym.Variable("x"), sym.Variable("x")
+    net = sym.Convolution(x1, num_filter=2, kernel=(3, 3), name="c", bias=x2)
+    with pytest.raises(ValueError, match=r"bias must have shape \(2,\) .* several variables share "
+                                         r"the name\(s\) \['x'\]"):
+        net.infer_shape(x=(1, 3, 5, 5))
