@@ -160,6 +160,25 @@ LAYERS = (
     ("FullyConnected", "flatten", dict(num_hidden=3), {"data": (2, 2, 3)}, True),
     ("FullyConnected", "noflatten_nobias", dict(num_hidden=2, flatten=False, no_bias=True),
      {"data": (2, 3, 4)}, True),
+    # GluonCV's SSD inference ops (autograd/ops_gluon.py)
+    ("_greater_scalar", "", dict(scalar=0.25), {"data": (2, 3)}, True),
+    ("zeros_like", "", {}, {"data": (2, 3)}, True),
+    ("ones_like", "", {}, {"data": (2, 3)}, True),
+    ("_arange", "repeat2", dict(start=-1.5, stop=2.0, step=0.75, repeat=2), {}, True),
+    ("where", "", {}, {"condition": (2, 3), "x": (2, 3), "y": (2, 3)}, True),
+    ("slice_like", "axes23", dict(axes=(2, 3)), {"data": (2, 3, 5, 6), "shape_like": (1, 1, 3, 4)}, True),
+    ("_contrib_box_decode", "gluoncv", dict(std0=0.1, std1=0.1, std2=0.2, std3=0.2, clip=-1.0,
+                                            format="center"),
+     {"data": (2, 5, 4), "anchors": (1, 5, 4)}, True),
+    ("_contrib_box_decode", "corner_clip", dict(std0=0.5, std1=0.5, std2=1.0, std3=1.0, clip=0.5,
+                                                format="corner"),
+     {"data": (2, 5, 4), "anchors": (1, 5, 4)}, True),
+    ("_contrib_box_nms", "gluoncv", dict(overlap_thresh=0.45, topk=400, valid_thresh=0.01, id_index=0,
+                                         score_index=1, coord_start=2, force_suppress=False),
+     {"data": (2, 8, 6)}, True),
+    ("_contrib_box_nms", "force_center", dict(overlap_thresh=0.3, topk=5, force_suppress=True,
+                                              in_format="center", out_format="corner"),
+     {"data": (2, 8, 6)}, True),
 )
 
 
