@@ -2,8 +2,11 @@
 
 Differences in *how*, never in *what*: only anchors that pass the threshold are decoded (decoding is
 per anchor, so skipping discarded ones changes nothing); NMS is cpu_nms's per-class, compacting
-greedy loop. Images run in parallel (prange) when there are several: each image writes only its own rows with sequential code. A single image runs serially
-(no parallel region: its start-up costs more than it saves, most of all on a loaded machine).
+greedy loop. Images run in parallel (prange) when there are several: each image writes only its
+own rows with sequential code. A single image runs serially (no parallel region: its start-up
+costs more than it saves, most of all on a loaded machine). NaN/inf inputs run as in MXNet: a
+NaN score loses every strict `>` of the class scan, clip maps NaN to 1, a NaN IoU suppresses
+nothing (the same float operations as the NumPy spec).
 """
 import numba
 import numpy as np
