@@ -72,3 +72,22 @@ $(TVVENV)/.installed:
 
 clean:
 	rm -rf $(VENV) $(MXVENV) $(TVVENV) build *.egg-info
+
+# Apache TVM 0.27 (Relax: tvm.relax.frontend.onnx, tvm.compile for llvm, untuned) in its own venv:
+# ssdref's ONNX exports of the tiny SSD and SSD300 (calibrated weights, ssdref.model.test_weights)
+# compiled by TVM, compared with the tie-aware comparator, and `ssdref divergence --runtime tvm`.
+# A missing TVM is a failure here, never a skip. About 3-4 minutes on 2 cores.
+TVMVENV ?= .venv-tvm
+TVMPY := $(TVMVENV)/bin/python
+.PHONY: conformance-tvm
+
+$(TVMVENV)/.installed: pyproject.toml
+	test -x $(TVMPY) || $(PYTHON) -m venv $(TVMVENV)
+	$(TVMPY) -m pip install -q --upgrade pip
+	$(TVMPY) -m pip install -q 'apache-tvm==0.27.0.post1' 'onnx>=1.14'
+	$(TVMPY) -m pip install -q -e '.[dev]'
+	touch $@
+
+conformance-tvm: $(TVMVENV)/.installed
+	SSDREF_REQUIRE_TVM=1 NUMBA_CACHE_DIR=$(CURDIR)/$(TVMVENV)/numba-cache $(TVMPY) -m pytest -p no:cacheprovider $(PYTEST_FLAGS) tests/tvm
+	NUMBA_CACHE_DIR=$(CURDIR)/$(TVMVENV)/numba-cache $(TVMPY) -m ssdref.backends.tvm_conformance

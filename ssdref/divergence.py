@@ -304,13 +304,13 @@ def with_all_outputs(model):
 
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
-    elem = elem_types(model)
+    inferred = value_infos(model)
     present = {o.name for o in exposed.graph.output}
     for node in exposed.graph.node:
         for out in node.output:
             if out and out not in present:
-                exposed.graph.output.append(helper.make_tensor_value_info(
-                    out, elem.get(out, TensorProto.FLOAT), None))
+                exposed.graph.output.append(inferred[out] if out in inferred else
+                                            helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
                 present.add(out)
     return exposed
 
@@ -350,13 +350,17 @@ def _error(actual, expected) -> tuple[str, float]:
 
 
 # ------------------------------------------------------------------------- replay and ties
-def elem_types(model) -> dict:
-    """{tensor: ONNX element type} of every node output, from ONNX shape inference."""
+def value_infos(model) -> dict:
+    """{tensor: ValueInfoProto (element type, shape)} of node outputs, from ONNX shape inference."""
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(model)
-    return {v.name: v.type.tensor_type.elem_type
-            for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    return {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+
+
+def elem_types(model) -> dict:
+    """{tensor: ONNX element type} of every node output, from ONNX shape inference."""
+    return {name: v.type.tensor_type.elem_type for name, v in value_infos(model).items()}
 
 
 def replay_model(model, tensor: str, known: dict, types: dict | None = None):

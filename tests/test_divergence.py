@@ -4,10 +4,10 @@ import argparse
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx", reason="divergence reads ONNX models: needs the interop extra (onnx)")
-pytest.importorskip("onnxruntime", reason="the runtime under test here is ONNX Runtime (interop extra)")
+from tests.optional_deps import require
 
-import onnx  # noqa: E402
+onnx = require("onnx", "interop")                 # divergence reads ONNX models
+require("onnxruntime", "interop")                 # the runtime under test here
 from onnx import numpy_helper  # noqa: E402
 
 from ssdref import divergence as dv  # noqa: E402
