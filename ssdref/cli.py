@@ -58,8 +58,15 @@ CLI_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (`ssdref run-checkpoint: error: ...`), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssdref", description=__doc__)
+    parser = OneLineParser(prog="ssdref", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="the main job: train SSD from the seed on synthetic shapes and evaluate")

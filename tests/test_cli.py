@@ -135,3 +135,17 @@ def test_golden_generate_command_writes_a_declared_case_through_main(tmp_path, c
     assert main(["golden", "generate", "--out", str(out), "--case", "MultiBoxPrior_T1"]) == 0
     written = sorted(p.name for p in out.iterdir())
     assert "manifest.json" in written and any(name.endswith(".npz") for name in written)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["run-checkpoint", "prefix"], r"^ssdref run-checkpoint: error: the following arguments are "
+                                   r"required: epoch, image \(see ssdref run-checkpoint --help\)$"),
+    (["export-onnx", "x.onnx", "--data-shape", "big"], r"^ssdref export-onnx: error: argument "
+                                                        r"--data-shape: invalid int value: 'big'"),
+    (["no-such-command"], r"^ssdref: error: argument command: invalid choice: 'no-such-command'"),
+])
+def test_argparse_usage_errors_are_one_line_with_exit_2(capsys, argv, match):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and re.search(match, err.strip()), err

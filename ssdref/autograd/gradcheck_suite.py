@@ -108,6 +108,9 @@ CASES: tuple[Case, ...] = (
     Case("Dropout", dict(p=0.3, axes=(1,)), {"data": (2, 3, 4)}),
     Case("BlockGrad", {}, {"data": (2, 3)}, objective="zero"),
     Case("make_loss", {}, {"data": (2, 3)}, objective="sum"),
+    Case("where", {}, {"condition": (2, 3), "x": (2, 3), "y": (2, 3)}),
+    Case("slice_like", dict(axes=(1,)), {"data": (2, 4, 3), "shape_like": (2, 2, 3)}),
+    Case("_contrib_box_nms", dict(overlap_thresh=0.5), {"data": (1, 6, 6)}),
 )
 
 
@@ -133,6 +136,13 @@ def _inputs_for(case: Case, opdef, params, rng):
             arrays[name] = rng.uniform(0.5, 1.5, size=shape)
         elif case.op in ("elemwise_div", "broadcast_div") and name == "rhs" or case.op == "_rdiv_scalar":
             arrays[name] = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+        elif case.op == "where" and name == "condition":
+            arrays[name] = rng.choice([0.0, 1.0], size=shape)
+        elif case.op == "_contrib_box_nms":        # rows [id, score, x0, y0, x1, y1], distinct scores
+            rows = rng.uniform(0, 1, size=shape)
+            rows[..., 2:4], rows[..., 4:6] = (np.minimum(rows[..., 2:4], rows[..., 4:6]),
+                                              np.maximum(rows[..., 2:4], rows[..., 4:6]) + 0.1)
+            arrays[name] = rows
         elif case.op in ("_power", "broadcast_power") and name == "lhs":
             arrays[name] = rng.uniform(0.5, 2.0, size=shape)       # real powers need a base > 0
         else:
