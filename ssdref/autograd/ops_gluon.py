@@ -7,7 +7,7 @@ and `ssdref.multibox.box_nms` (box_nms through `ssdref.backend.dispatch`: its Nu
 Gradients as MXNet's: `where`, `slice_like` and `_contrib_box_nms` have a backward; the others
 have none (backward=None: the executor passes zeros to their inputs, as MXNet's
 MakeZeroGradNodes). `_contrib_box_nms` has MXNet's hidden second output (the record), counted in
-JSON's node_row_ptr but never listed.
+JSON's node_row_ptr but never listed; its visible output is named `output0`, as MXNet names it.
 """
 from __future__ import annotations
 
@@ -235,7 +235,9 @@ register(OpDef(
             Param("background_id", "int", -1), Param("force_suppress", "bool", False),
             Param("in_format", "str", "corner", bn.FORMATS),
             Param("out_format", "str", "corner", bn.FORMATS)),
-    inputs=_data_only, num_hidden_outputs=lambda params: 1,
+    # Two outputs, one visible: MXNet names the visible one `output0` (nnvm's rule for ops with
+    # more than one output and no FListOutputNames): `box_nms0_output0`.
+    inputs=_data_only, outputs=lambda params: ("output0",), num_hidden_outputs=lambda params: 1,
     infer_shape=partial_dims(_box_nms_infer_shape), forward=_box_nms_forward,
     backward=_box_nms_backward,
     doc="box_nms(data, overlap_thresh, topk, ...): per-batch NMS, kept rows first, -1 after; "
