@@ -48,9 +48,11 @@ def _generate(args) -> int:
 
 
 def _verify(args) -> int:
+    from ssdref.backend import use_backend
     try:
-        report = verify(args.dir, skip_slow=args.quick, recompute=not args.hashes_only,
-                        rederive=not args.no_rederive, progress=_Progress("golden verify"))
+        with use_backend(args.backend):
+            report = verify(args.dir, skip_slow=args.quick, recompute=not args.hashes_only,
+                            rederive=not args.no_rederive, progress=_Progress("golden verify"))
     except GoldenMismatchError as exc:
         print(exc)
         return 1
@@ -58,7 +60,8 @@ def _verify(args) -> int:
         print(f"golden verify: {' '.join(str(exc).split())}")
         return 1
     print(f"golden verify: {args.dir or 'golden'} OK ({report['cases']} cases, "
-          f"{report['recomputed']} recomputed in portable precision, hashes checked"
+          f"{report['recomputed']} recomputed in portable precision on the {args.backend} backend, "
+          f"hashes checked"
           + (f", skipped {report['skipped']}" if report["skipped"] else "") + ")")
     return 0
 
@@ -85,6 +88,9 @@ def add_cli(subparsers):
     p.add_argument("dir", nargs="?", default=None, help="default: the checkout's golden/")
     p.add_argument("--quick", action="store_true", help="skip the slow SSD300 case")
     p.add_argument("--hashes-only", action="store_true", help="check files and hashes, no recompute")
+    p.add_argument("--backend", default="numba", choices=("numpy", "numba", "cuda"),
+                   help="recompute with the Numba kernels (default), the NumPy specification, or "
+                        "numba.cuda")
     p.add_argument("--no-rederive", action="store_true",
                    help="do not re-derive the inputs from their seeds (stored inputs are the truth)")
     p.set_defaults(func=_verify)

@@ -9,6 +9,7 @@ read this table). For each, in a fresh process:
      set: the strongest form of "generate anywhere, verify anywhere" (except where a
      configuration's `libm_differs`: there verify of the generated set under the plain process);
   3. the kernel == specification tests (`KERNEL_TESTS`).
+The `numpy-spec` configuration recomputes with the NumPy specification instead of the kernels.
 `python -m ssdref.golden.matrix [--quick] [--only NAME ...]` prints a table; exit 1 on any failure.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = "manifest.json"
 MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")   # exported here, never on users' machines
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 KERNEL_TESTS = ("tests/kernels", "tests/layers/test_gemm.py", "tests/layers/test_mathf.py",
@@ -36,6 +38,7 @@ class Config(NamedTuple):
     unset: tuple = ()               # variables removed for the run
     needs_flag: str = ""            # a /proc/cpuinfo flag the configuration needs (else: n/a)
     libm_differs: bool = False      # glibc takes other code for double libm functions
+    verify_args: tuple = ()         # more arguments for `golden verify`
     what: str = ""
 
 
@@ -50,6 +53,8 @@ CONFIGS = (
            what="OpenBLAS's AVX-512 kernels"),
     Config("numba-generic", {"NUMBA_CPU_NAME": "generic"},
            what="Numba code for a generic x86-64 (no AVX)"),
+    Config("numpy-spec", {}, verify_args=("--backend", "numpy"),
+           what="the NumPy specification recomputes the set (no Numba kernel)"),
     Config("glibc-no-fma", {"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX512F"},
            libm_differs=True, what="glibc's SSE2 libm code (a CPU without FMA)"),
 )
@@ -80,7 +85,7 @@ def _run(cmd, env, log):
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     log.write(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}\n")
-    tail = (proc.stdout + proc.stderr).strip().splitlines()
+    tail = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
     return proc.returncode == 0, (tail[-1] if tail else ""), time.perf_counter() - start
 
 
@@ -90,37 +95,45 @@ def _same_files(a: Path, b: Path) -> list:
             or (a / n).read_bytes() != (b / n).read_bytes()]
 
 
-def run_config(config: Config, golden: Path, *, quick=False, tests=True, log=sys.stderr) -> dict:
-    """Run the three checks under `config`; returns {'verify', 'generate', 'tests'} -> (ok, note)."""
+QUICK_CASES = ("MultiBoxTarget_random_ssd_float32", "MultiBoxDetection_random_float64",
+               "Convolution_pad1_float32", "Activation_tanh_float64", "tiny_ssd_train_step_float32")
+
+
+def _generate_check(config, golden, quick, env, log):
+    """Regenerate (all cases, or QUICK_CASES) under `config` and compare with the committed set."""
     py = sys.executable
-    env = config_env(config)
-    result = {}
-    verify = [py, "-m", "ssdref", "golden", "verify", str(golden)] + (["--quick"] if quick else [])
-    ok, note, seconds = _run(verify, env, log)
-    result["verify"] = (ok, f"{note} ({seconds:.0f} s)")
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "golden"
-        cases = [] if not quick else ["--case", "MultiBoxTarget_random_ssd_float32", "--case",
-                                      "MultiBoxDetection_random_float64", "--case",
-                                      "Convolution_pad1_float32", "--case", "Activation_tanh_float64",
-                                      "--case", "tiny_ssd_train_step_float32"]
+        cases = [arg for name in QUICK_CASES for arg in ("--case", name)] if quick else []
         ok, note, seconds = _run([py, "-m", "ssdref", "golden", "generate", "--out", str(out), *cases],
                                  env, log)
-        if ok and not quick:
-            if config.libm_differs:   # double libm bits may move within the tiers: verify it as-is
-                ok, note, _ = _run([py, "-m", "ssdref", "golden", "verify", str(out)],
-                                   config_env(CONFIGS[0]), log)
-                note = "generated set verifies in the plain process: " + note
-            else:
-                differ = _same_files(out, golden)
-                ok, note = not differ, ("byte-identical to the committed set" if not differ
-                                        else f"{len(differ)} file(s) differ: {differ[:4]}")
-        elif ok:
-            differ = [n for n in _same_files(out, golden)
-                      if n != "manifest.json" and (out / n).is_file()]
+        if not ok:
+            return ok, f"{note} ({seconds:.0f} s)"
+        if quick:
+            differ = [n for n in _same_files(out, golden) if n != MANIFEST and (out / n).is_file()]
             ok = config.libm_differs or not differ
             note = "generated cases byte-identical" if not differ else f"differ: {differ}"
-        result["generate"] = (ok, f"{note} ({seconds:.0f} s)")
+        elif config.libm_differs:   # double libm bits may move within the tiers: verify it as-is
+            ok, note, _ = _run([py, "-m", "ssdref", "golden", "verify", str(out)],
+                               config_env(CONFIGS[0]), log)
+            note = "generated set verifies in the plain process: " + note
+        else:
+            differ = _same_files(out, golden)
+            ok, note = not differ, ("byte-identical to the committed set" if not differ
+                                    else f"{len(differ)} file(s) differ: {differ[:4]}")
+    return ok, f"{note} ({seconds:.0f} s)"
+
+
+def run_config(config: Config, golden: Path, *, quick=False, tests=True, log=sys.stderr) -> dict:
+    """Run the checks under `config`; returns {'verify', 'generate', 'tests'} -> (ok, note)
+    ('generate' only where the configuration changes how the set is made)."""
+    py = sys.executable
+    env = config_env(config)
+    verify = [py, "-m", "ssdref", "golden", "verify", str(golden), *config.verify_args]
+    ok, note, seconds = _run(verify + (["--quick"] if quick else []), env, log)
+    result = {"verify": (ok, f"{note} ({seconds:.0f} s)")}
+    if not config.verify_args:
+        result["generate"] = _generate_check(config, golden, quick, env, log)
     if tests:
         ok, note, seconds = _run([py, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-x",
                                   *KERNEL_TESTS], env, log)
