@@ -316,7 +316,10 @@ def with_all_outputs(model):
 
 
 def run_model(model, feeds: dict, runtime: str) -> dict:
-    """{output name: array} of one run of a ModelProto in `runtime`."""
+    """{output name: array} of one run of a ModelProto in `runtime` (a name, or your own callable
+    `runtime(model, feeds) -> {output name: array}` for a runtime ssdref does not know)."""
+    if callable(runtime):
+        return dict(runtime(model, feeds))
     if runtime == "onnxruntime":
         import onnxruntime as ort
 
@@ -510,14 +513,15 @@ def divergence(model, runtime="onnxruntime", *, symbol=None, arg_params=None, au
                rtol=DEFAULT_RTOL, network=None, seed=0) -> DivergenceReport:
     """Compare every tensor of an ssdref ONNX export run in `runtime` with ssdref, in graph order.
 
-    model: a ModelProto or a path. symbol / arg_params / aux_params: ssdref's side (default: the
+    model: a ModelProto or a path. runtime: 'onnxruntime', 'tvm', or a callable
+    `runtime(model, feeds) -> {output name: array}`. symbol / arg_params / aux_params: ssdref's side (default: the
     known network matching the model, with the model's own initializers as parameters). data: the
     input (B, 3, S, S) float32 (default: a seeded synthetic-shapes image).
     """
     import onnx
 
-    if runtime not in RUNTIMES:
-        raise ValueError(f"{_OP}: runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if not callable(runtime) and runtime not in RUNTIMES:
+        raise ValueError(f"{_OP}: runtime must be one of {RUNTIMES} or a callable, got {runtime!r}")
     if isinstance(model, (str, os.PathLike)):
         model = onnx.load(os.fspath(model))
     shape = _data_shape(model)
@@ -571,7 +575,7 @@ def divergence(model, runtime="onnxruntime", *, symbol=None, arg_params=None, au
         replay_discrete = _replay(model, first_discrete, reference, runtime, rtol, types)
     skipped = sum(1 for n in model.graph.node for o in n.output if o not in labels)
     notes.append(f"{skipped} tensor(s) inside decomposed ops have no ssdref counterpart (not compared)")
-    return DivergenceReport(runtime, results, first_float, first_discrete, near_tie, replay_float,
+    return DivergenceReport(getattr(runtime, "__name__", runtime), results, first_float, first_discrete, near_tie, replay_float,
                             replay_discrete, notes)
 
 

@@ -188,3 +188,16 @@ def test_a_model_that_is_not_an_ssd_export_exits_2(tmp_path, capsys):
     onnx.save(helper.make_model(graph), str(path))
     assert _cli([str(path)]) == 2
     assert "no detection head" in capsys.readouterr().err
+
+
+def test_a_callable_runtime_is_compared_too(checkpoint):
+    calls = []
+
+    def my_runtime(model, feeds):
+        calls.append(len(model.graph.output))
+        return dv.run_model(model, feeds, "onnxruntime")
+
+    report = dv.divergence(checkpoint["model"], my_runtime, symbol=checkpoint["symbol"],
+                           arg_params=checkpoint["args"], aux_params=checkpoint["aux"])
+    assert report.exit_code == 0 and report.runtime == "my_runtime"
+    assert calls and calls[0] > 100                 # every node output exposed
