@@ -361,17 +361,12 @@ def value_infos(model) -> dict:
     return {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
 
 
-def elem_types(model) -> dict:
-    """{tensor: ONNX element type} of every node output, from ONNX shape inference."""
-    return {name: v.type.tensor_type.elem_type for name, v in value_infos(model).items()}
-
-
-def replay_model(model, tensor: str, known: dict, types: dict | None = None):
+def replay_model(model, tensor: str, known: dict, infos: dict | None = None):
     """The nodes that compute `tensor` from tensors in `known` (fed as inputs) and initializers."""
     from onnx import helper
 
     graph = model.graph
-    types = elem_types(model) if types is None else types
+    infos = value_infos(model) if infos is None else infos
     producer = {out: node for node in graph.node for out in node.output}
     initializers = {t.name: t for t in graph.initializer}
     needed, inputs, stack = set(), [], [tensor]
@@ -396,15 +391,16 @@ def replay_model(model, tensor: str, known: dict, types: dict | None = None):
         nodes, "replay",
         [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(np.asarray(known[name]).dtype),
                                        list(np.shape(known[name]))) for name in inputs],
-        [helper.make_tensor_value_info(out, types.get(out, 1), None) for out in target.output if out],
+        [infos[out] if out in infos else helper.make_tensor_value_info(out, 1, None)
+         for out in target.output if out],
         [initializers[n] for n in sorted(used) if n in initializers])
     replay = helper.make_model(sub, opset_imports=list(model.opset_import), ir_version=model.ir_version)
     return replay, {name: np.asarray(known[name]) for name in inputs}
 
 
-def _replay(model, result, reference, runtime, rtol, types) -> Replay:
+def _replay(model, result, reference, runtime, rtol, infos) -> Replay:
     known = {t: v for t, v in reference.items() if t != result.tensor}
-    sub, feeds = replay_model(model, result.tensor, known, types)
+    sub, feeds = replay_model(model, result.tensor, known, infos)
     got = run_model(sub, feeds, runtime)[result.tensor]
     _, error = _error(got, reference[result.tensor])
     tolerance = 0.0 if result.kind == "discrete" else rtol
@@ -567,12 +563,12 @@ def divergence(model, runtime="onnxruntime", *, symbol=None, arg_params=None, au
                 first_discrete = result
                 tainted.add(out)
     first_float = next((r for r in results if r.kind == "float" and not r.ok and not r.downstream_of), None)
-    types = elem_types(model)
-    replay_float = _replay(model, first_float, reference, runtime, rtol, types) if first_float else None
+    infos = value_infos(model)
+    replay_float = _replay(model, first_float, reference, runtime, rtol, infos) if first_float else None
     near_tie = replay_discrete = None
     if first_discrete is not None:
         near_tie = _near_tie(model, first_discrete, reference, actual)
-        replay_discrete = _replay(model, first_discrete, reference, runtime, rtol, types)
+        replay_discrete = _replay(model, first_discrete, reference, runtime, rtol, infos)
     skipped = sum(1 for n in model.graph.node for o in n.output if o not in labels)
     notes.append(f"{skipped} tensor(s) inside decomposed ops have no ssdref counterpart (not compared)")
     return DivergenceReport(getattr(runtime, "__name__", runtime), results, first_float, first_discrete, near_tie, replay_float,
