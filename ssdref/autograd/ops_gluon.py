@@ -66,8 +66,10 @@ register(OpDef(
 
 # ---------------------------------------------------------------------------------- _arange
 def _arange_check(params):
-    if params["infer_range"]:
-        fail("_arange", "infer_range=True is not supported (give stop), got infer_range=True")
+    # infer_range takes the length from the consumer's shape (MXNet's backward shape inference);
+    # with a stop given, MXNet ignores it, as here.
+    if params["infer_range"] and params["stop"] is None:
+        fail("_arange", "infer_range=True without stop is not supported (give stop), got stop=None")
 
 
 def _arange_infer_shape(in_shapes, params):

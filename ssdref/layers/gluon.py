@@ -10,7 +10,8 @@ Conventions that bite:
   cast to the data's dtype first, so 0.1 compares as float32(0.1) on float32 data). NaN > s is
   False -> 0. No gradient (MXNet: MakeZeroGradNodes): backward returns zeros.
 - `zeros_like` / `ones_like`: no gradient (zeros), as MXNet's.
-- `_arange`: length ceil((stop - start) / step) * repeat computed in float64 (C++ `double`), then
+- `_arange`: without stop it counts from 0 to start (MXNet's RangeParamParser: `arange(5)`);
+  length ceil((stop - start) / step) * repeat computed in float64 (C++ `double`), then
   truncated; value i = DType(start) + DType(i // repeat) * DType(step), all in DType (float32 sums
   in float32). No inputs, so no gradient.
 - `where`: out = x where condition != 0 else y (NaN condition counts as != 0, so it picks x);
@@ -79,13 +80,18 @@ def like_backward(dout, cache: LikeCache):
 
 
 # ------------------------------------------------------------------------------------ _arange
+def arange_bounds(start, stop):
+    """(start, stop) as MXNet's RangeParamParser leaves them: no stop means range(0, start)."""
+    start = check_float("_arange", "start", start)
+    if stop is None:
+        return 0.0, start
+    return start, check_float("_arange", "stop", stop)
+
+
 def arange_length(start, stop, step, repeat) -> int:
     """MXNet's RangeShape: ceil((stop - start) / step) * repeat in double, truncated to an int."""
     op = "_arange"
-    start = check_float(op, "start", start)
-    if stop is None:
-        fail(op, "stop is required (infer_range is not supported), got None")
-    stop = check_float(op, "stop", stop)
+    start, stop = arange_bounds(start, stop)
     step = check_float(op, "step", step)
     repeat = check_int(op, "repeat", repeat, minimum=1)
     if step == 0:
@@ -102,6 +108,7 @@ def arange_forward(*, start=0.0, stop=None, step=1.0, repeat=1, dtype="float32")
     if dtype not in ARANGE_DTYPES:
         fail("_arange", f"dtype must be one of {ARANGE_DTYPES}, got {dtype!r}")
     length = arange_length(start, stop, step, repeat)
+    start, stop = arange_bounds(start, stop)
     out_dtype = np.dtype(dtype)
     # Integer outputs cast start and step to the integer type first (static_cast<DType>), as MXNet.
     start_d, step_d = out_dtype.type(start), out_dtype.type(step)

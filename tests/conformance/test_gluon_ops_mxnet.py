@@ -191,6 +191,9 @@ SMALL_CASES = [
     ("_arange", dict(start=5, stop=1, step=-0.3, dtype="float64"), lambda d: {}, False),
     ("_arange", dict(start=0.1, stop=3000.7, step=0.1), lambda d: {}, False),
     ("_arange", dict(start=0, stop=7, repeat=3, dtype="int32"), lambda d: {}, False),
+    ("_arange", dict(start=5), lambda d: {}, False),                # no stop: range(0, start)
+    ("_arange", dict(start=4.5, stop=None, step=0.5), lambda d: {}, False),
+    ("_arange", dict(start=0, stop=3, infer_range=True), lambda d: {}, False),
     ("where", {}, lambda d: {"condition": _grid((3, 4), d, 6), "x": _grid((3, 4), d, 7),
                              "y": _grid((3, 4), d, 8)}, True),
     ("where", {}, lambda d: {"condition": np.float32([0, 1, 0]), "x": _grid((3, 2, 2), d, 9),

@@ -61,6 +61,35 @@ def test_arange_values_and_repeat():
     assert y.dtype == np.int32 and y.tolist() == [0, 1, 2, 3]
 
 
+def test_arange_without_stop_counts_from_zero_to_start():
+    y, _ = gluon.arange_forward(start=5, stop=None)        # mx.sym.arange(5) writes stop='None'
+    np.testing.assert_array_equal(y, np.float32([0, 1, 2, 3, 4]))
+    assert mx.sym.load_json(_ARANGE5_JSON).infer_shape()[1] == [(5,)]
+
+
+_ARANGE5_JSON = """{
+  "nodes": [
+    {
+      "op": "_arange", 
+      "name": "_arange0", 
+      "attrs": {
+        "dtype": "float32", 
+        "infer_range": "False", 
+        "repeat": "1", 
+        "start": "5", 
+        "step": "1.0", 
+        "stop": "None"
+      }, 
+      "inputs": []
+    }
+  ], 
+  "arg_nodes": [], 
+  "node_row_ptr": [0, 1], 
+  "heads": [[0, 0, 0]], 
+  "attrs": {"mxnet_version": ["int", 10901]}
+}"""
+
+
 def test_arange_length_is_ceil_in_double_and_values_sum_in_float32():
     assert gluon.arange_length(0.0, 1.0, 0.1, 1) == 10          # 1/0.1 rounds to exactly 10.0
     assert gluon.arange_length(0.0, 1.0000001, 0.1, 1) == 11
@@ -71,7 +100,6 @@ def test_arange_length_is_ceil_in_double_and_values_sum_in_float32():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(start=0, stop=None), "_arange: stop is required"),
     (dict(start=0, stop=3, step=0), "_arange: step must not be 0"),
     (dict(start=3, stop=0), "_arange: start must be < stop"),
     (dict(start=0, stop=3, step=-1), "_arange: start must be > stop"),
@@ -89,8 +117,9 @@ def test_arange_opdef_has_no_inputs_and_takes_dtype_from_its_argument():
     assert sym.infer_shape()[1] == [(3,)]
     assert sym.infer_type()[1] == [np.float64]
     np.testing.assert_array_equal(mx.nd._arange(start=0, stop=6, step=2), np.float32([0, 2, 4]))
-    with pytest.raises(ValueError, match="_arange: infer_range=True is not supported"):
-        mx.nd._arange(start=0, stop=6, infer_range=True)
+    with pytest.raises(ValueError, match="_arange: infer_range=True without stop is not supported"):
+        mx.nd._arange(start=6, infer_range=True)
+    np.testing.assert_array_equal(mx.nd._arange(start=0, stop=2, infer_range=True), [0, 1])
 
 
 # --------------------------------------------------------------------------------------- where
