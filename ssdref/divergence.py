@@ -246,7 +246,7 @@ def map_tensors(model, symbol) -> dict:
     the class Slice, loc_preds = the input of the `loc` Reshape), each mapped MXNet node's data
     inputs are the inputs of its ONNX node, walked back to `data`. MXNet nodes the walk cannot
     reach (the anchors' Flatten/Concat, whose values the export keeps as a constant) are matched
-    by name, `<node name>__<n>`.
+    by name, `<node name>__<n>`, when the walk found the export's names equal to the symbol's.
     """
     graph = model.graph
     steps = _detection_tensors(graph)
@@ -254,7 +254,7 @@ def map_tensors(model, symbol) -> dict:
     detection = next(n for n in symbol._nodes() if not n.is_variable and n.op.name == _DETECTION_OP)
     tensor_of = {}
     loc_reshape = producer.get(steps.get("loc", ""))
-    stack = [(detection.inputs[0][0], steps["foreground"] and producer[steps["foreground"]].input[0])]
+    stack = [(detection.inputs[0][0], producer[steps["foreground"]].input[0])]
     if loc_reshape is not None:
         stack.append((detection.inputs[1][0], loc_reshape.input[0]))
     while stack:
@@ -269,7 +269,8 @@ def map_tensors(model, symbol) -> dict:
                     stack.append((source, found))
     claimed = set(tensor_of.values())
     by_name = {n.name: n for n in symbol._nodes() if not n.is_variable and n.op.name != _DETECTION_OP}
-    for onnx_node in graph.node:
+    names_agree = all(stem(t) == n.name for n, t in tensor_of.items() if not stem(t)[:1].isupper())
+    for onnx_node in graph.node if names_agree else ():     # else automatic names were counted apart
         for out in onnx_node.output:
             node = by_name.get(stem(out))
             if node is not None and node not in tensor_of and out not in claimed:

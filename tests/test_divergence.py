@@ -201,3 +201,13 @@ def test_a_callable_runtime_is_compared_too(checkpoint):
                            arg_params=checkpoint["args"], aux_params=checkpoint["aux"])
     assert report.exit_code == 0 and report.runtime == "my_runtime"
     assert calls and calls[0] > 100                 # every node output exposed
+
+
+def test_mapping_does_not_depend_on_automatic_names(checkpoint):
+    with NameManager():
+        ssd_model.get_symbol(**ssd_model.get_config("tiny", 64, num_classes=NUM_CLASSES))   # counters move on
+        shifted = ssd_model.get_symbol(**ssd_model.get_config("tiny", 64, num_classes=NUM_CLASSES))
+    report = dv.divergence(checkpoint["model"], symbol=shifted, arg_params=checkpoint["args"],
+                           aux_params=checkpoint["aux"])
+    assert report.exit_code == 0, report.format()
+    assert any(r.node == "pool2" for r in report.results) and len(report.results) > 60
