@@ -211,3 +211,11 @@ def test_mapping_does_not_depend_on_automatic_names(checkpoint):
                            aux_params=checkpoint["aux"])
     assert report.exit_code == 0, report.format()
     assert any(r.node == "pool2" for r in report.results) and len(report.results) > 60
+
+
+def test_runtime_tvm_without_tvm_is_a_usage_error(checkpoint, capsys, monkeypatch):
+    from ssdref.backends import tvm
+    monkeypatch.setattr(tvm, "importable", lambda: False)
+    monkeypatch.setattr(dv, "_reexec_in_tvm_venv", lambda argv: None)      # no .venv-tvm to re-run in
+    assert _cli([str(checkpoint["folder"] / "tiny.onnx"), "--runtime", "tvm"]) == 2
+    assert "--runtime tvm needs the tvm package" in capsys.readouterr().err
