@@ -10,10 +10,13 @@ OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 (issue 16).
 
 What `configure()` does, once, when `ssdref.kernels` is first imported (before any kernel runs):
   1. Numba's OpenMP pool: libgomp reads its environment once, when it loads, which is when Numba
-     starts its pool. ssdref starts the pool with OMP_WAIT_POLICY=PASSIVE set for that moment only,
-     then puts os.environ back as it was: child processes and the user's environment see nothing.
-     Skipped when the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT, when Numba's pool already runs,
-     or when libgomp was already loaded by something else (it would not read the variable).
+     starts its pool (lazily, at the first parallel kernel). ssdref wraps Numba's pool launcher so
+     that OMP_WAIT_POLICY=PASSIVE is set for that moment only, then os.environ is put back as it
+     was: child processes and the user's environment see nothing, and the pool still starts no
+     earlier than it would (a process that forks before its first parallel kernel keeps working
+     children: libgomp is not fork-safe). Skipped when the user set OMP_WAIT_POLICY or
+     GOMP_SPINCOUNT, when Numba's pool already runs, or when libgomp was already loaded by
+     something else (it would not read the variable); a skipped launch starts as shipped.
   2. OpenBLAS (pthreads build, as NumPy's wheels ship it): it re-reads its environment with
      OPENBLAS_THREAD_TIMEOUT=4 set for that call only, and its idle threads are stopped
      (blas_thread_shutdown_, as OpenBLAS's own fork handler does); the next GEMM restarts them with
@@ -65,19 +68,40 @@ class _EnvironmentFor:
                 os.environ[name] = value
 
 
-def _start_numba_pool_passive() -> str:
-    import numba
-    from numba.np.ufunc import parallel
+def _passive_launch_conditions() -> str | None:
+    """Why the pool must start as shipped, or None when it may start with PASSIVE."""
     if any(name in os.environ for name in _OMP_USER_KNOBS):
         return "skipped: the user set " + ", ".join(n for n in _OMP_USER_KNOBS if n in os.environ)
-    if parallel._is_initialized:
-        return "skipped: Numba's thread pool was already started"
     if "libgomp" in _loaded_libraries():
         return "skipped: libgomp was already loaded (it reads OMP_WAIT_POLICY only when it loads)"
-    with _EnvironmentFor(OMP_WAIT_POLICY=PASSIVE_POLICY):
-        numba.get_num_threads()             # starts Numba's pool: the threading layer loads now
-    layer = numba.threading_layer()
-    return "applied" if layer == "omp" else f"not needed: Numba's threading layer is {layer}"
+    return None
+
+
+def _start_numba_pool_passive() -> str:
+    # Numba starts its pool lazily, at the first parallel kernel it compiles or loads from its
+    # cache (numba.np.ufunc.parallel._launch_threads, looked up by name at each of its call sites).
+    # The pool is not started here: a process that forks before any parallel kernel ran must keep
+    # a usable pool in its children (libgomp is not fork-safe; Numba kills such a child). The
+    # launcher is wrapped instead, so that the environment holds PASSIVE during that one call.
+    from numba.np.ufunc import parallel
+    launch = getattr(parallel, "_launch_threads", None)
+    if launch is None or not hasattr(parallel, "_is_initialized"):
+        return "skipped: this Numba has no _launch_threads to wrap"
+    if parallel._is_initialized:
+        return "skipped: Numba's thread pool was already started"
+    why_not = _passive_launch_conditions()
+    if why_not:
+        return why_not
+
+    def launch_threads_sleeping_when_idle():
+        if parallel._is_initialized or _passive_launch_conditions():
+            return launch()
+        with _EnvironmentFor(OMP_WAIT_POLICY=PASSIVE_POLICY):
+            return launch()
+
+    launch_threads_sleeping_when_idle.__wrapped__ = launch
+    parallel._launch_threads = launch_threads_sleeping_when_idle
+    return "applied"
 
 
 def _openblas_symbol(lib, name):

@@ -29,6 +29,26 @@ THREAD_KNOBS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT", 
                 "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
+FORK_THEN_RELU = r"""
+import multiprocessing, numpy as np
+import ssdref.kernels
+from ssdref.backend import dispatch
+from ssdref.layers.activation import activation_forward
+
+def child(queue):
+    y, _ = dispatch(activation_forward)(np.ones((2, 8, 16, 16), np.float32), act_type="relu")
+    queue.put(float(y.sum()))
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    process = ctx.Process(target=child, args=(queue,))
+    process.start()
+    process.join(120)
+    print(process.exitcode, queue.get(timeout=5) if process.exitcode == 0 else None)
+"""
+
+
 def probe(**env):
     clean = {k: v for k, v in os.environ.items() if k not in THREAD_KNOBS}
     # two threads in each pool, so that the OpenBLAS step has a pool to act on on any machine
@@ -36,22 +56,23 @@ def probe(**env):
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=clean,
                          timeout=300)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
 
 
 def test_plain_process_gets_sleeping_pools_and_an_unchanged_environment():
-    result = probe()
+    result, stderr = probe(OMP_DISPLAY_ENV="TRUE")     # libgomp prints its settings as it loads
     assert result["env_unchanged"]
     assert result["wait_policy"] is None
+    assert result["status"]["numba_pool"] == "applied"
     if result["layer"] == "omp":
-        assert result["status"]["numba_pool"] == "applied"
+        assert "OMP_WAIT_POLICY = 'PASSIVE'" in stderr
     if result["timeouts"]:                      # NumPy's OpenBLAS: short idle spin, read back
         assert result["status"]["openblas"] == "applied"
         assert result["timeouts"] == [4] * len(result["timeouts"])
 
 
 def test_user_settings_win():
-    result = probe(OMP_WAIT_POLICY="ACTIVE", OPENBLAS_THREAD_TIMEOUT="10")
+    result, _ = probe(OMP_WAIT_POLICY="ACTIVE", OPENBLAS_THREAD_TIMEOUT="10")
     assert result["status"]["numba_pool"] == "skipped: the user set OMP_WAIT_POLICY"
     assert result["status"]["openblas"] == "skipped: the user set OPENBLAS_THREAD_TIMEOUT"
     assert result["wait_policy"] == "ACTIVE"
@@ -60,6 +81,15 @@ def test_user_settings_win():
 
 @pytest.mark.parametrize("value", ["0", "off"])
 def test_off_switch_leaves_both_pools_as_shipped(value):
-    result = probe(SSDREF_THREAD_TUNING=value)
+    result, _ = probe(SSDREF_THREAD_TUNING=value)
     assert set(result["status"].values()) == {"skipped: SSDREF_THREAD_TUNING=0"}
     assert result["timeouts"] == [0] * len(result["timeouts"])     # 0: OpenBLAS's built-in 2**28
+
+
+def test_the_pool_is_not_started_at_import_so_forked_children_can_run_kernels(tmp_path):
+    # libgomp is not fork-safe: Numba terminates a forked child that uses a pool its parent started
+    script = tmp_path / "fork_then_relu.py"
+    script.write_text(FORK_THEN_RELU)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={k: v for k, v in os.environ.items() if k not in THREAD_KNOBS})
+    assert out.stdout.split() == ["0", str(float(2 * 8 * 16 * 16))], out.stderr
