@@ -120,5 +120,6 @@ def box_nms_forward(data, *, overlap_thresh=0.5, valid_thresh=0.0, topk=-1, coor
                  cfg.coord_start, cfg.score_index, use_classes and not cfg.force_suppress,
                  cfg.in_center, dtype.type(0), dtype.type(2), out, record)
     if cfg.in_center != cfg.out_center:
-        spec.convert_format(out, cfg.coord_start, cfg.out_center)
+        with np.errstate(invalid="ignore", over="ignore"):    # IEEE arithmetic, as in MXNet
+            spec.convert_format(out, cfg.coord_start, cfg.out_center)
     return out.reshape(data.shape), BoxNMSCache(record, data.shape, dtype)

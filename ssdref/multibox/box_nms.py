@@ -147,8 +147,7 @@ def greedy_keep(boxes, class_ids, threshold, use_classes, center):
         a, b = boxes[ref], boxes[later]
         inter = (_side_overlap(a[0], a[2], b[:, 0], b[:, 2], center)
                  * _side_overlap(a[1], a[3], b[:, 1], b[:, 3], center))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            iou = inter / (areas[ref] + areas[later] - inter)
+        iou = inter / (areas[ref] + areas[later] - inter)
         same = class_ids[later] == class_ids[ref] if use_classes else True
         alive[later] &= ~(same & (iou > threshold))
     return alive
@@ -193,7 +192,18 @@ def box_nms_forward(data, *, overlap_thresh=0.5, valid_thresh=0.0, topk=-1, coor
     record = np.full(num_batch * num_elem, -1, np.int64)
     if not valid.any():         # MXNet's early return: all -1, no format conversion either
         return out.reshape(data.shape), BoxNMSCache(record, data.shape, dtype)
-    for b in range(num_batch):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # IEEE, as in MXNet
+        _nms_each_batch(data3, valid, scores, cfg, topk_eff, out, record)
+        if cfg.in_center != cfg.out_center:   # step 5
+            convert_format(out, cfg.coord_start, cfg.out_center)
+    return out.reshape(data.shape), BoxNMSCache(record, data.shape, dtype)
+
+
+def _nms_each_batch(data3, valid, scores, cfg, topk_eff, out, record):
+    """Steps 2-4 for every batch: order, greedy suppression, packed output and record."""
+    num_elem = data3.shape[1]
+    use_classes = cfg.id_index >= 0
+    for b in range(data3.shape[0]):
         # Step 2: valid rows by score descending, stable (ties: lower row first), first topk.
         rows = np.flatnonzero(valid[b])
         order = rows[np.argsort(-scores[b, rows], kind="stable")][:topk_eff]
@@ -206,9 +216,6 @@ def box_nms_forward(data, *, overlap_thresh=0.5, valid_thresh=0.0, topk=-1, coor
         kept = order[keep]
         out[b, :kept.size] = data3[b, kept]
         record[b * num_elem:b * num_elem + kept.size] = b * num_elem + kept
-    if cfg.in_center != cfg.out_center:   # step 5
-        convert_format(out, cfg.coord_start, cfg.out_center)
-    return out.reshape(data.shape), BoxNMSCache(record, data.shape, dtype)
 
 
 def box_nms_backward(dout, cache: BoxNMSCache):

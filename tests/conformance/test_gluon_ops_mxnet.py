@@ -81,6 +81,9 @@ def box_nms_cases(draw):
     boxes = np.concatenate([lo, hi], axis=-1)
     if draw(st.booleans()):   # a few degenerate or inverted boxes
         boxes[..., 2] = np.where(rng.uniform(size=shape[:-1]) < 0.15, boxes[..., 0] - 0.1, boxes[..., 2])
+    if draw(st.booleans()):   # NaN and inf coordinates: MXNet's ternaries decide what they do
+        bad = rng.uniform(size=boxes.shape) < 0.05
+        boxes = np.where(bad, rng.choice([np.nan, np.inf, -np.inf], size=boxes.shape), boxes)
     data[..., coord_start:coord_start + 4] = boxes
     scores = (rng.integers(0, 5, shape[:-1]) * 0.25 if draw(st.booleans())      # ties
               else rng.uniform(-0.1, 1.0, shape[:-1]))

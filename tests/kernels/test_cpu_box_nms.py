@@ -1,7 +1,8 @@
 """The Numba box_nms kernel equals the NumPy specification bit for bit: output, record, gradient.
 
 Drawn inputs cover every layout MXNet allows, both formats, tied scores, grid boxes (IoU exactly at
-round thresholds), inverted and zero-area boxes, fractional and NaN-free class ids, and topk cuts."""
+round thresholds), inverted and zero-area boxes, NaN and inf coordinates, fractional class ids,
+and topk cuts."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -24,6 +25,9 @@ def nms_inputs(draw):
     data = rng.standard_normal(shape)
     grid = draw(st.booleans())
     corners = rng.integers(-1, 5, shape[:-1] + (4,)) * 0.25 if grid else rng.uniform(-0.2, 1, shape[:-1] + (4,))
+    if draw(st.booleans()):                                   # NaN and inf coordinates
+        bad = rng.uniform(size=corners.shape) < 0.05
+        corners = np.where(bad, rng.choice([np.nan, np.inf, -np.inf], size=corners.shape), corners)
     data[..., coord_start:coord_start + 4] = corners          # unsorted: some boxes are inverted
     if draw(st.booleans()):
         data[..., score_index] = rng.integers(0, 4, shape[:-1]) * 0.25
