@@ -257,3 +257,21 @@ def test_gluon_ops_round_trip_through_mxnet_json():
     assert ops == ["null", "_greater_scalar", "zeros_like", "where"]
     again = mx.sym.load_json(text)
     assert again.tojson() == text
+
+
+def test_read_only_non_contiguous_inputs_give_the_copys_result_and_stay_unchanged():
+    from ssdref.multibox.box_decode import box_decode_forward
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((3, 4, 10)).astype(np.float32)
+    before = base.copy()
+    view = base[:, :, ::2]
+    view.flags.writeable = False
+    runs = [
+        lambda a: gluon.greater_scalar_forward(a, scalar=0.0)[0],
+        lambda a: gluon.where_forward(a, a, -a)[0],
+        lambda a: gluon.slice_like_forward(a, np.zeros((2, 3, 4)), axes=(0, 1))[0],
+        lambda a: box_decode_forward(a[..., :4], a[:1, :, 1:5], std=(0.1, 0.1, 0.2, 0.2))[0],
+    ]
+    for run in runs:
+        np.testing.assert_array_equal(run(view), run(np.ascontiguousarray(view)))
+    np.testing.assert_array_equal(base, before)
