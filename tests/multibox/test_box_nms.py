@@ -36,15 +36,17 @@ def test_mxnet_documented_example(backend):
 
 
 def test_iou_exactly_at_the_threshold_survives(backend):
-    # IoU of [0,0,2,1] and [1,0,3,1] is 1/3 in float64; a threshold of exactly that keeps both.
-    x = np.float64([[0.9, 0, 0, 2, 1], [0.8, 1, 0, 3, 1]])
-    iou = np.float64(1.0) / np.float64(3.0)
-    kept = nms(x, overlap_thresh=float(np.float32(iou)), score_index=0, coord_start=1)[0]
-    assert (kept[:, 0] > 0).sum() == (2 if np.float32(iou) >= iou else 1)
-    # Half overlap: [0,0,2,1] vs [0,0,1,1] has IoU 0.5 exactly; 0.5 survives, 0.49 suppresses.
+    # [0,0,2,1] vs [0,0,1,1]: IoU 0.5 exactly; `>` keeps both at 0.5 and suppresses at 0.49.
     y = np.float32([[0.9, 0, 0, 2, 1], [0.8, 0, 0, 1, 1]])
-    assert (nms(y, overlap_thresh=0.5, score_index=0, coord_start=1)[0][:, 0] > 0).sum() == 2
-    assert (nms(y, overlap_thresh=0.49, score_index=0, coord_start=1)[0][:, 0] > 0).sum() == 1
+    assert nms(y, overlap_thresh=0.5, score_index=0, coord_start=1)[1].record.tolist() == [0, 1]
+    assert nms(y, overlap_thresh=0.49, score_index=0, coord_start=1)[1].record.tolist() == [0, -1]
+    # float64 data compares with float32(threshold): IoU 0.25 exactly vs 0.25 (exact in float32).
+    z = np.float64([[0.9, 0, 0, 1, 1], [0.8, 0, 0, 1, 0.25]])
+    assert nms(z, overlap_thresh=0.25, score_index=0, coord_start=1)[1].record.tolist() == [0, 1]
+    # 0.1 as a float32 is 0.10000000149: a float64 IoU of 0.1000000005 survives it (MXNet too;
+    # a float64 threshold of 0.1 would suppress).
+    w = np.float64([[0.9, 0, 0, 1, 1], [0.8, 0, 0, 1, 0.1000000005]])
+    assert nms(w, overlap_thresh=0.1, score_index=0, coord_start=1)[1].record.tolist() == [0, 1]
 
 
 def test_equal_scores_keep_the_lower_row_first(backend):
