@@ -71,7 +71,7 @@ $(TVVENV)/.installed:
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(MXVENV) $(TVVENV) build *.egg-info
+	rm -rf $(VENV) $(MXVENV) $(TVVENV) $(TVMVENV) build *.egg-info
 
 # Apache TVM 0.27 (Relax: tvm.relax.frontend.onnx, tvm.compile for llvm, untuned) in its own venv:
 # ssdref's ONNX exports of the tiny SSD and SSD300 (calibrated weights, ssdref.model.test_weights)

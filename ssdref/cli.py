@@ -55,6 +55,7 @@ CLI_MODULES = (
     "ssdref.explain",           # explain
     "ssdref.io.checkpoint",     # run-checkpoint
     "ssdref.onnx_export",       # export-onnx
+    "ssdref.divergence",        # divergence MODEL.onnx --runtime onnxruntime|tvm
 )
 
 

@@ -1,12 +1,13 @@
 """`ssdref conformance --backend NAME`: ssdref side by side with a real framework, as a report table.
 
-Backends are modules `ssdref.backends.<name>_conformance` (`mxnet`, `torch`, `onnxruntime`), each with
+Backends are modules `ssdref.backends.<name>_conformance` (`mxnet`, `torch`, `onnxruntime`, `tvm`), each with
 `run(examples: int, seed: int) -> list[ReportRow]`: one row per op (or graph) saying how many cases
 ran, how many were bit-exact, how many were within the op's stated tolerance, and the worst error
 seen (relative to the tolerance's scale, as the backend's note says). Any row with
 `within_tol < cases` is a mismatch and the command exits 1. It is what a user runs after upgrading
 numpy or numba. When the backend's framework is not importable here but the checkout has its
-virtual environment (`.venv-mxnet/bin/python` for mxnet), the command re-runs itself there.
+virtual environment (`.venv-mxnet/bin/python` for mxnet, `.venv-tvm` for tvm: `make conformance-tvm`
+creates it), the command re-runs itself there.
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-BACKENDS = ("mxnet", "torch", "onnxruntime")
+BACKENDS = ("mxnet", "torch", "onnxruntime", "tvm")
 # The framework module each backend needs, and the checkout venv that has it (None: no venv).
 _FRAMEWORK = {"mxnet": ("mxnet", ".venv-mxnet"), "torch": ("torch", None),
-              "onnxruntime": ("onnxruntime", None)}
+              "onnxruntime": ("onnxruntime", None), "tvm": ("tvm", ".venv-tvm")}
 _REEXEC_MARK = "SSDREF_CONFORMANCE_REEXEC"
 
 
@@ -102,7 +103,9 @@ def _cmd_conformance(args) -> int:
 
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("conformance", help="compare ssdref with a real framework, op by op and whole SSD")
-    p.add_argument("--backend", choices=BACKENDS, default="mxnet")
+    p.add_argument("--backend", choices=BACKENDS, default="mxnet",
+                   help="the framework to compare with: mxnet (1.9.1, .venv-mxnet), torch, onnxruntime, "
+                        "or tvm (apache-tvm, .venv-tvm; the tiny SSD and SSD300 through ONNX)")
     p.add_argument("--examples", type=int, default=20, help="hypothesis examples per op (default 20)")
     p.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
     p.set_defaults(func=_cmd_conformance)

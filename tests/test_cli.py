@@ -121,7 +121,16 @@ def test_conformance_command_rejects_zero_examples_with_one_line(capsys):
 
 
 def test_demo_command_runs_through_main(tmp_path, capsys, monkeypatch):
+    import numba
+
     from ssdref import demo
+    from ssdref.cli import DEMO_THREAD_ENV
+    # main() gives `ssdref demo` one-thread pools by setting these before NumPy loads; in this
+    # process the pools are already up: pin them to what they are (Numba refuses a changed
+    # NUMBA_NUM_THREADS once its threads run), and have monkeypatch put everything back after.
+    for name in DEMO_THREAD_ENV:
+        current = str(numba.config.NUMBA_NUM_THREADS) if name == "NUMBA_NUM_THREADS" else "1"
+        monkeypatch.setenv(name, os.environ.get(name, current))
     tiny = dict(demo.SETTINGS["quick"], num_train=16, epochs=1, lr_steps=[], num_val=8)
     monkeypatch.setitem(demo.SETTINGS, "quick", tiny)
     out = tmp_path / "demo-out"
