@@ -35,8 +35,9 @@ class Case(NamedTuple):
 
     @property
     def dtype(self):
-        first = next(iter(self.inputs.values()))
-        return first.dtype
+        if not self.inputs:          # _arange: no inputs, its dtype is an argument
+            return np.dtype(self.params.get("dtype", "float32"))
+        return next(iter(self.inputs.values())).dtype
 
 
 class Outcome(NamedTuple):
@@ -531,6 +532,86 @@ def gen_multibox_detection(draw):
     return Case("_contrib_MultiBoxDetection", params, inputs, {}, False, None, backward=False)
 
 
+# ------------------------------------------------------------------------------- GluonCV's ops
+def gen_greater_scalar(draw):
+    dtype = _dtype(draw)
+    scalar = draw(st.sampled_from((0.0, 0.5, -1.0, 0.1, 1.0)))
+    return _simple(draw, "_greater_scalar", {"scalar": scalar}, {"data": values(draw, _shape(draw), dtype)},
+                   dtype)
+
+
+def gen_arange(draw):
+    dtype = draw(st.sampled_from(("float32", "float32", "float64")))
+    start = draw(st.sampled_from((0.0, -1.5, 2.0, 0.1)))
+    step = draw(st.sampled_from((1.0, 0.5, -0.75, 0.1, 3.0)))
+    stop = start + step * (draw(st.integers(1, 40)) - draw(st.sampled_from((0.0, 0.5))))
+    params = {"start": start, "stop": stop, "step": step, "repeat": draw(st.integers(1, 3)), "dtype": dtype}
+    return Case("_arange", params, {}, {}, False, None, backward=False)
+
+
+def gen_where(draw):
+    dtype = _dtype(draw)
+    shape = _shape(draw)
+    cond_shape = shape if draw(st.booleans()) else shape[:1]
+    inputs = {"condition": values(draw, cond_shape, dtype, ties=True),
+              "x": values(draw, shape, dtype), "y": values(draw, shape, dtype)}
+    return _simple(draw, "where", {}, inputs, dtype, out_shape=shape)
+
+
+def gen_slice_like(draw):
+    dtype = _dtype(draw)
+    shape = _shape(draw)
+    ndim = len(shape)
+    if draw(st.booleans()):
+        axes, chosen = (), set(range(ndim))
+        like = [draw(st.integers(1, s)) for s in shape]
+    else:
+        axes = tuple(draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim,
+                                   unique_by=lambda a: a % ndim)))
+        chosen = {a % ndim for a in axes}
+        like = [draw(st.integers(1, shape[k])) if k in chosen else draw(st.integers(1, 4))
+                for k in range(ndim)]
+    out = tuple(like[k] if k in chosen else shape[k] for k in range(ndim))
+    inputs = {"data": values(draw, shape, dtype), "shape_like": values(draw, tuple(like), dtype)}
+    return _simple(draw, "slice_like", {"axes": axes}, inputs, dtype, out_shape=out)
+
+
+def gen_box_decode(draw):
+    dtype = _dtype(draw)
+    batch, num = draw(st.integers(1, 3)), draw(st.integers(1, 8))
+    fmt = draw(st.sampled_from(("center", "corner")))
+    rng = np.random.default_rng(_seed(draw))
+    anchors = rng.uniform(0.05, 1.0, (1, num, 4))
+    if fmt == "corner":
+        anchors[..., 2:] += anchors[..., :2]
+    std = draw(st.sampled_from(((0.1, 0.1, 0.2, 0.2), (1.0, 1.0, 1.0, 1.0))))
+    params = dict(std0=std[0], std1=std[1], std2=std[2], std3=std[3], format=fmt,
+                  clip=draw(st.sampled_from((-1.0, 0.5, 4.135166556742356))))
+    data = values(draw, (batch, num, 4), dtype, scale=draw(st.sampled_from((1.0, 3.0))))
+    return _simple(draw, "_contrib_box_decode", params, {"data": data, "anchors": anchors.astype(dtype)},
+                   dtype)
+
+
+def gen_box_nms(draw):
+    dtype = _dtype(draw)
+    batch, num = draw(st.integers(1, 3)), draw(st.integers(1, 12))
+    rng = np.random.default_rng(_seed(draw))
+    data = np.empty((batch, num, 6))
+    data[..., 0] = rng.integers(0, 3, (batch, num))
+    data[..., 1] = (rng.integers(0, 5, (batch, num)) * 0.25 if draw(st.booleans())
+                    else rng.uniform(0, 1, (batch, num)))
+    corner = rng.integers(0, 5, (batch, num, 2)) * 0.25
+    data[..., 2:4] = corner
+    data[..., 4:6] = corner + rng.integers(1, 4, (batch, num, 2)) * 0.25
+    params = dict(overlap_thresh=draw(st.sampled_from((0.5, 0.45, 0.3))),
+                  valid_thresh=draw(st.sampled_from((0.0, 0.01))),
+                  topk=draw(st.sampled_from((-1, 3, 400))), id_index=draw(st.sampled_from((-1, 0))),
+                  background_id=draw(st.sampled_from((-1, 0))), force_suppress=draw(st.booleans()),
+                  in_format=draw(st.sampled_from(("corner", "center"))),
+                  out_format=draw(st.sampled_from(("corner", "center"))))
+    return _simple(draw, "_contrib_box_nms", params, {"data": data.astype(dtype)}, dtype)
+
+
 GENERATORS: dict[str, Callable] = {
     "Convolution": gen_convolution, "Pooling": gen_pooling, "Activation": gen_activation,
     "BatchNorm": gen_batchnorm, "L2Normalization": gen_l2normalization,
@@ -549,82 +630,24 @@ GENERATORS: dict[str, Callable] = {
                                      "_div_scalar", "_rdiv_scalar", "_power_scalar", "_rpower_scalar")},
     "_contrib_MultiBoxPrior": gen_multibox_prior, "_contrib_MultiBoxTarget": gen_multibox_target,
     "_contrib_MultiBoxDetection": gen_multibox_detection,
+    "_greater_scalar": gen_greater_scalar, "zeros_like": gen_unary("zeros_like"),
+    "ones_like": gen_unary("ones_like"), "_arange": gen_arange, "where": gen_where,
+    "slice_like": gen_slice_like, "_contrib_box_decode": gen_box_decode, "_contrib_box_nms": gen_box_nms,
 }
 
 MULTIBOX_OPS = ("_contrib_MultiBoxPrior", "_contrib_MultiBoxTarget", "_contrib_MultiBoxDetection")
 
 # ------------------------------------------------------------------------------- spec §8 cases
-# The multibox ground-truth cases of spec mxnet-semantics.md §8 (T*, D*), hand-picked boundaries. -------------------------------------------
-A6 = np.array([[[0, 0, .5, .5], [.5, 0, 1, .5], [0, .5, .5, 1], [.5, .5, 1, 1], [.1, .1, .6, .6],
-                [0, 0, 1, 1]]], np.float32)
-LOGITS = np.random.RandomState(0).randn(1, 3, 6).astype(np.float32)
-SSD = dict(overlap_threshold=.5, negative_mining_ratio=3, negative_mining_thresh=.5,
-           minimum_negative_samples=0, variances=(.1, .1, .2, .2))
-PAD = [-1, -1, -1, -1, -1]
+# The multibox ground-truth cases of spec mxnet-semantics.md §8 (T*, D*), declared once in the case
+# catalogue (ssdref.cases.spec), by their conformance labels; SPEC_ABORTS must be refused.
+def _spec_cases():
+    from ssdref.cases.spec import SPEC_CASES as CATALOGUE
+    cases = {c.label: Case(c.op, dict(c.params), dict(c.inputs), {}, False, None, backward=False)
+             for c in CATALOGUE}
+    return cases, frozenset(c.label for c in CATALOGUE if c.error)
 
 
-def _target(anchor, label, logits, **params):
-    return Case("_contrib_MultiBoxTarget", params,
-                {"anchor": np.asarray(anchor, np.float32), "label": np.asarray(label, np.float32),
-                 "cls_pred": np.asarray(logits, np.float32)}, {}, False, None, backward=False)
-
-
-def _detection(cls_prob, loc, anchor, **params):
-    return Case("_contrib_MultiBoxDetection", params,
-                {"cls_prob": np.asarray(cls_prob, np.float32), "loc_pred": np.asarray(loc, np.float32),
-                 "anchor": np.asarray(anchor, np.float32)}, {}, False, None, backward=False)
-
-
-D1_PROB = [[[.1, .2, .3, .1, .98], [.6, .5, .2, .45, .01], [.3, .3, .5, .45, .01]]]
-D1_ANCHOR = [[[0, 0, .5, .5], [.05, 0, .55, .5], [.5, .5, 1, 1], [.5, .5, 1.1, 1.1], [.2, .2, .4, .4]]]
-D3_ANCHOR = [[[0, 0, .1, .1], [.2, .2, .3, .3], [.4, .4, .5, .5], [.6, .6, .7, .7], [-.1, .9, .2, 1.3]]]
-D3_FG = np.array([.1, .2, .9, .3, .8], np.float32)
-D3_PROB = np.stack([1 - D3_FG, D3_FG])[None]
-
-SPEC_CASES = {
-    "T1 prior": Case("_contrib_MultiBoxPrior", dict(sizes=(.5, .25), ratios=(1, 2, .5)),
-                     {"data": np.zeros((1, 1, 2, 3), np.float32)}, {}, False, None, False),
-    "T2 prior steps offsets clip": Case(
-        "_contrib_MultiBoxPrior", dict(sizes=(.6,), ratios=(1, 3), steps=(.3, .2), offsets=(.2, .7),
-                                       clip=True),
-        {"data": np.zeros((1, 1, 2, 2), np.float32)}, {}, False, None, False),
-    "T3 target defaults": _target(A6, [[[1, .05, .05, .5, .55], PAD]], LOGITS),
-    "T4 target SSD": _target(A6, [[[1, .05, .05, .5, .55], PAD]], LOGITS, **SSD),
-    "T5 padding terminates": _target(A6, [[[0, .5, .5, 1, 1], PAD, [1, 0, 0, .5, .5]]], LOGITS, **SSD),
-    "T6b -1 row first": _target(A6[:, :2], [[PAD, [0, 0, 0, .5, .5]]], LOGITS[:, :, :2], **SSD),
-    "T7 no gt": _target(A6, [[PAD, PAD]], LOGITS, **SSD),
-    "T8 min_neg ignored": _target(A6, [[[1, .05, .05, .5, .55], PAD]], LOGITS,
-                                  **{**SSD, "negative_mining_ratio": 1, "minimum_negative_samples": 3}),
-    "T9b too few candidates": _target(
-        [[[0, 0, 1, 1], [0, 0, .6, .6], [0, 0, .65, .65], [.8, .8, 1, 1]]], [[[0, 0, 0, 1, 1]]],
-        LOGITS[:, :, :4], **{**SSD, "negative_mining_thresh": .3}),
-    "T10 ratio 0.5": _target(A6, [[[0, 0, 0, .5, .5], [1, .5, 0, 1, .5], [0, 0, .5, .5, 1]]], LOGITS,
-                             **{**SSD, "negative_mining_ratio": .5}),
-    "T11 unmatched gt": _target([[[0, 0, .2, .2], [.8, .8, 1, 1], [0, .8, .2, 1]]],
-                                [[[0, .4, .4, .6, .6], [1, .75, .75, 1, 1]]], LOGITS[:, :, :3], **SSD),
-    "T11b overlap 0": _target(A6, [[[1, .05, .05, .5, .55], PAD]], LOGITS,
-                              **{**SSD, "overlap_threshold": 0}),
-    "T13 bipartite ties": _target([[[0, 0, .5, .5], [0, 0, .5, .5], [.5, .5, 1, 1]]],
-                                  [[[0, 0, 0, .4, .4], [1, 0, 0, .4, .4]]], LOGITS[:, :, :3],
-                                  overlap_threshold=.99),
-    "T16 anchors outside": _target([[[-.2, -.2, .3, .3], [.7, .7, 1.2, 1.2]]], [[[0, -.1, -.1, .3, .3]]],
-                                   LOGITS[:, :, :2], **SSD),
-    "T17 IoU exactly 0.5": _target([[[0, 0, 1, 1], [0, 0, .5, 1], [.9, .9, 1, 1]]], [[[0, 0, 0, 1, 1]]],
-                                   LOGITS[:, :, :3], **{**SSD, "negative_mining_ratio": 1}),
-    "T17b aborts": _target([[[0, 0, 1, 1], [0, 0, .5, 1], [.9, .9, 1, 1]]], [[[0, 0, 0, 1, 1]]],
-                           LOGITS[:, :, :3], **SSD),
-    "D1 detection": _detection(D1_PROB, np.zeros((1, 20)), D1_ANCHOR),
-    "D2 force_suppress": _detection(D1_PROB, np.zeros((1, 20)), D1_ANCHOR, force_suppress=True),
-    "D4 nms off": _detection(D1_PROB, np.zeros((1, 20)), D1_ANCHOR, nms_threshold=0),
-    "D5 threshold": _detection(D1_PROB, np.zeros((1, 20)), D1_ANCHOR, threshold=.55),
-    "D6 background_id": _detection(D1_PROB, np.zeros((1, 20)), D1_ANCHOR, background_id=2),
-    "D3b topk stale rows": _detection(D3_PROB, np.zeros((1, 20)), D3_ANCHOR, nms_topk=2),
-    "D3b no clip": _detection(D3_PROB, np.zeros((1, 20)), D3_ANCHOR, nms_topk=2, clip=False),
-    "D8 decode": _detection([[[0], [1]]], [[1, -1, .5, -.5]], [[[.2, .2, .4, .4]]]),
-    "D11 NMS IoU at threshold": _detection([[[.1, .2], [.9, .8]]], np.zeros((1, 8)),
-                                           [[[0, 0, 1, 1], [0, 0, .5, 1]]]),
-    "D13 one class": _detection([[[1, 1, 1]]], np.zeros((1, 12)), A6[:, :3]),
-}
+SPEC_CASES, SPEC_ABORTS = _spec_cases()
 
 
 # Outputs compared for equality, not within a tolerance: (op, output index) -> column (None: all).

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssdref.backends.conformance_cases import GENERATORS, MULTIBOX_OPS, SPEC_CASES, compare_case, describe
+from ssdref.backends.conformance_cases import (GENERATORS, MULTIBOX_OPS, SPEC_ABORTS, SPEC_CASES,
+                                              compare_case, describe)
 
 import tolerances
 
@@ -32,22 +33,20 @@ def test_multibox_op_matches_mxnet_bit_for_bit(op, mx, tally):
     run()
 
 
-# The spec semantics §8 cases (ssdref.backends.conformance_cases.SPEC_CASES), bit for bit.
+# The spec semantics §8 cases (the catalogue, ssdref.cases.spec), bit for bit.
 @pytest.mark.conformance
 @pytest.mark.parametrize("name", list(SPEC_CASES))
 def test_spec_case_matches_mxnet_bit_for_bit(name, mx, tally):
     case = SPEC_CASES[name]
     outcome = compare_case(case, mx, tolerances.tolerance(case.op, np.float32))
     tally(case.op, outcome)
-    # The spec's abort cases (T9b, T17b) must abort on both sides with a clear ssdref error; every
+    # The spec's refused cases (T6, T9b, T17b) must fail on both sides with a clear ssdref error; every
     # other case must run and agree bit for bit.
     if name in SPEC_ABORTS:
         assert outcome.both_raised and outcome.within_tol, f"{name}: {outcome.detail}"
     else:
         assert outcome.bit_exact and not outcome.both_raised, f"{name}: {outcome.detail}"
 
-
-SPEC_ABORTS = {"T9b too few candidates", "T17b aborts"}
 
 
 # ---- NaN and inf (docs/conventions.md, "NaN and inf"): MXNet's results, bit for bit ----

@@ -97,6 +97,17 @@ TOLERANCES: dict[str, Tol] = {
     "_rdiv_scalar": Tol(EXACT, _ULPS, "gradient -s·g/x² rounding order"),
     "_power_scalar": Tol(_ULPS, _ULPS, "powf vs NumPy pow: 1 ulp"),
     "_rpower_scalar": Tol(_ULPS, _ULPS, "powf/logf vs NumPy pow/log: 1 ulp"),
+    # ---- GluonCV's SSD inference ops -------------------------------------------------------------
+    "_greater_scalar": Tol(EXACT, EXACT, "0/1 comparison after DType(scalar); no gradient"),
+    "zeros_like": Tol(EXACT, EXACT, "constant; no gradient"),
+    "ones_like": Tol(EXACT, EXACT, "constant; no gradient"),
+    "_arange": Tol(EXACT, EXACT, "DType(start) + DType(i // repeat) * DType(step); length ceil() in double"),
+    "where": Tol(EXACT, EXACT, "selection; gradients routed by the condition"),
+    "slice_like": Tol(EXACT, EXACT, "data movement only"),
+    "_contrib_box_decode": Tol(EXACT, EXACT, "bit-exact: MXNet's double steps (0.5 literal, C double "
+                                             "exp); no gradient"),
+    "_contrib_box_nms": Tol(EXACT, EXACT, "bit-exact: stable sort, IoU > float32 threshold, -1 fill; "
+                                          "gradient follows the record"),
     # ---- multibox: bit-exact by construction (spec semantics §0) ----------------------------------
     "_contrib_MultiBoxPrior": Tol(EXACT, EXACT, "bit-exact: same float32 formula, sqrtf, same order"),
     "_contrib_MultiBoxTarget": Tol(EXACT, EXACT, "bit-exact: glibc expf/logf, sequential sums, "
