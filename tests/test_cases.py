@@ -56,3 +56,14 @@ def test_spec_statements_checked_by_value():
     d13 = load_golden("MultiBoxDetection_D13_one_class").outputs["output"][0]
     assert (d13[:, 0] == -1).all()                    # C == 1: every anchor is background
     assert set(RECORDED_LABELS) <= {c.label for c in spec.SPEC_CASES}
+
+
+def test_conformance_and_the_mxnet_recorder_read_the_catalogue():
+    from ssdref.backends import conformance_cases, record_mxnet
+    assert list(conformance_cases.SPEC_CASES) == [c.label for c in spec.SPEC_CASES]
+    assert conformance_cases.SPEC_ABORTS == {c.label for c in spec.SPEC_CASES if c.error}
+    for case in spec.SPEC_CASES:
+        ours = conformance_cases.SPEC_CASES[case.label]
+        assert (ours.op, ours.params) == (case.op, case.params)
+        assert all(ours.inputs[n] is v for n, v in case.inputs.items())     # the same arrays
+    assert list(record_mxnet._spec_cases()) == [f"spec/{c.label}" for c in spec.SPEC_CASES]
