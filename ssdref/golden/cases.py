@@ -79,6 +79,8 @@ def _random_inputs(op, params, shapes, rng, dtype):
             classes = shapes.get("_classes", 3)
             low = -1 if parsed.get("use_ignore") else 0
             arrays[name] = rng.integers(low, classes, size=shape).astype(dtype)
+        elif op == "where" and name == "condition":    # zeros and ones: both branches taken
+            arrays[name] = rng.integers(0, 2, size=shape).astype(dtype)
         elif name == "moving_var" or (op in ("_power", "broadcast_power") and name == "lhs"):
             arrays[name] = rng.uniform(0.5, 1.5, size=shape).astype(dtype)
         elif name == "rhs" and op in ("elemwise_div", "broadcast_div") or op == "_rdiv_scalar":

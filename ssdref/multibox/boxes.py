@@ -9,14 +9,14 @@ Conventions that bite (spec mxnet-semantics.md §0, §2, §3):
     union = (r1-l1)(b1-t1) + (r2-l2)(b2-t2) - inter; matching uses IoU = 0 where union == 0,
     NMS (`nonpositive_union_zero=True`) uses IoU = 0 where union <= 0. Bitwise symmetric; a zero
     IoU is always +0.0.
-  * exp/log are the C library's expf/logf (`ssdref.kernels.cpu_mathf`), never np.exp/np.log on
+  * exp/log are the C library's expf/logf (`ssdref.mathf`), never np.exp/np.log on
     float32: those differ by 1 ulp on a sizeable share of inputs.
 float64 inputs run the same formulas in float64 (MXNet itself only accepts float32).
 """
 import numpy as np
 
 from ssdref.errors import FLOAT32_MAX, check_array, check_same_dtype, fail
-from ssdref.kernels.cpu_mathf import expf, logf
+from ssdref.mathf import expf, logf
 
 DEFAULT_VARIANCES = (0.1, 0.1, 0.2, 0.2)
 

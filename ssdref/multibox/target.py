@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ssdref.errors import check_array, check_param_float, check_param_int, check_same_dtype, fail
-from ssdref.kernels.cpu_mathf import expf, logf
+from ssdref.mathf import expf, logf
 from ssdref.multibox.boxes import DEFAULT_VARIANCES, check_boxes, check_variances, encode, iou_formula
 
 OP = "MultiBoxTarget"
