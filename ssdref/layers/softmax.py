@@ -148,7 +148,9 @@ def softmax_activation_forward(x, *, mode="instance") -> tuple[np.ndarray, Softm
 
 
 def softmax_activation_backward(dy, cache: SoftmaxCache) -> np.ndarray:
-    """Same as softmax_backward: dX = y*(g - sum(g*y)) along the mode's axis."""
+    """softmax's gradient along the mode's axis: dX = y*(g - sum(g*y)). MXNet 1.9.1 agrees for 2-D
+    input only; on 3 or more dimensions its 'instance' backward is not softmax's gradient (a constant
+    head gradient gives a nonzero dX): ssdref keeps the true gradient (docs/conventions.md)."""
     return softmax_backward(dy, cache)
 
 

@@ -1,5 +1,4 @@
 """ssdref.testing.compare: tie-aware detection comparison, target comparison, the tolerance table."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -9,7 +8,6 @@ from ssdref.testing import strategies as S
 from ssdref.testing.compare import (TOLERANCES, assert_allclose_dtype, assert_detections_equal,
                                     assert_targets_equal, tolerance_for)
 
-HAS_OPS = importlib.util.find_spec("ssdref.multibox.detection") is not None
 
 # MultiBoxDetection-shaped output of one image: sorted valid rows, a suppressed row, padding.
 DETECTIONS = np.array([
@@ -188,7 +186,6 @@ def test_any_single_box_shift_of_005_fails(pair, data):
         assert_detections_equal(actual, expected)
 
 
-@pytest.mark.skipif(not HAS_OPS, reason="ssdref.multibox.detection not present yet")
 @given(S.multibox_detection_inputs())
 def test_ssdref_detections_match_themselves_under_tie_shuffles(case):
     from ssdref.multibox.detection import multibox_detection

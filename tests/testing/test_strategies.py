@@ -1,5 +1,4 @@
 """Properties of ssdref.testing.strategies: what each strategy promises holds on every draw."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -7,7 +6,6 @@ from hypothesis import Phase, find, given, settings, strategies as st
 
 from ssdref.testing import strategies as S
 
-HAS_OPS = importlib.util.find_spec("ssdref.multibox.target") is not None
 FLOATS = [np.float32, np.float64]
 # find(): minimal examples, without the slow "explain" phase meant for failing tests.
 FIND = settings(database=None, max_examples=200, phases=[Phase.generate, Phase.shrink])
@@ -101,7 +99,6 @@ def test_anchor_count_is_h_w_times_sizes_plus_ratios_minus_one(data, dtype):
         assert np.all((anchors >= 0) & (anchors <= 1))
 
 
-@pytest.mark.skipif(not HAS_OPS, reason="ssdref.multibox.prior not present yet")
 @given(S.feature_map_shapes(max_side=5), S.prior_params(), st.sampled_from(FLOATS))
 def test_spec_formula_fallback_equals_ssdref_multibox_prior_bitwise(shape, params, dtype):
     from ssdref.multibox.prior import multibox_prior
@@ -163,7 +160,6 @@ def test_detection_bundle_shapes_agree(case):
     assert case.cls_prob.dtype == case.loc_pred.dtype == case.anchor.dtype == np.float64
 
 
-@pytest.mark.skipif(not HAS_OPS, reason="ssdref.multibox.target not present yet")
 @given(S.multibox_target_inputs())
 def test_target_bundles_run_through_ssdref_multibox_target(case):
     from ssdref.multibox.target import multibox_target
@@ -176,7 +172,6 @@ def test_target_bundles_run_through_ssdref_multibox_target(case):
     assert loc.shape == mask.shape == (batch, num_anchors * 4) and cls.shape == (batch, num_anchors)
 
 
-@pytest.mark.skipif(not HAS_OPS, reason="ssdref.multibox.target not present yet")
 @given(S.multibox_target_inputs(mining=False, junk_after_padding=True))
 def test_junk_after_padding_does_not_change_ssdref_targets(case):
     from ssdref.multibox.target import multibox_target
@@ -189,7 +184,6 @@ def test_junk_after_padding_does_not_change_ssdref_targets(case):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.skipif(not HAS_OPS, reason="ssdref.multibox.boxes not present yet")
 @given(S.boxes(kind="any"), S.boxes(kind="any"))
 def test_iou_of_drawn_boxes_is_symmetric_and_in_unit_interval(a, b):
     from ssdref.multibox.boxes import iou_matrix
@@ -198,7 +192,6 @@ def test_iou_of_drawn_boxes_is_symmetric_and_in_unit_interval(a, b):
     np.testing.assert_array_equal(iou, iou_matrix(b, a).T)
 
 
-@pytest.mark.skipif(not HAS_OPS, reason="ssdref.multibox.detection not present yet")
 @given(S.multibox_detection_inputs())
 def test_detection_bundles_run_through_ssdref_multibox_detection(case):
     from ssdref.multibox.detection import multibox_detection
