@@ -53,7 +53,7 @@ CLI_MODULES = (
     "ssdref.golden",            # golden generate | verify | diff
     "ssdref.conformance",       # conformance --backend mxnet|torch|onnxruntime
     "ssdref.explain",           # explain
-    "ssdref.io.checkpoint",     # run-checkpoint
+    "ssdref.io.checkpoint_cli", # run-checkpoint
     "ssdref.onnx_export",       # export-onnx
     "ssdref.divergence",        # divergence MODEL.onnx --runtime onnxruntime|tvm
 )

@@ -148,7 +148,7 @@ def test_golden_generate_command_writes_a_declared_case_through_main(tmp_path, c
 
 @pytest.mark.parametrize("argv, match", [
     (["run-checkpoint", "prefix"], r"^ssdref run-checkpoint: error: the following arguments are "
-                                   r"required: epoch, image \(see ssdref run-checkpoint --help\)$"),
+                                   r"required: epoch, IMAGE \(see ssdref run-checkpoint --help\)$"),
     (["export-onnx", "x.onnx", "--data-shape", "big"], r"^ssdref export-onnx: error: argument "
                                                         r"--data-shape: invalid int value: 'big'"),
     (["no-such-command"], r"^ssdref: error: argument command: invalid choice: 'no-such-command'"),
