@@ -8,11 +8,11 @@ from ssdref.layers import fully_connected as fc
 def _infer_shape(in_shapes, p):
     in_shapes = list(in_shapes)
     num_hidden = p["num_hidden"]
+    data = in_shapes[0]
+    if data is None:  # MXNet deduces nothing, not even the bias, before the data's rank is known
+        return in_shapes, [None]
     if not p["no_bias"]:
         in_shapes[2] = _provided("bias", in_shapes[2], (num_hidden,))
-    data = in_shapes[0]
-    if data is None:
-        return in_shapes, [None]
     data = tuple(data)
     if p["flatten"]:
         k = 1
@@ -26,10 +26,12 @@ def _infer_shape(in_shapes, p):
 
 
 def _provided(name, provided, inferred):
-    if provided is not None and tuple(provided) != tuple(inferred):
+    """`inferred` checked against `provided`, where a 0 is an unknown dim (a Gluon `(5, 0)`)."""
+    if provided is not None and (len(provided) != len(inferred) or
+                                 any(a and b and a != b for a, b in zip(provided, inferred))):
         raise ValueError(f"FullyConnected: {name} shape inconsistent, provided {tuple(provided)}, "
                          f"inferred {tuple(inferred)}")
-    return tuple(inferred)
+    return tuple(b or (a or 0) for a, b in zip(provided or inferred, inferred))
 
 
 def _forward(inputs, aux, p, is_train):

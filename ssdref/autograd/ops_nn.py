@@ -23,10 +23,13 @@ def _check_layout(op, layout, ndim):
 
 
 def _check_provided(op, name, provided, inferred):
-    if provided is not None and inferred is not None and tuple(provided) != tuple(inferred):
+    """`provided` refined by `inferred`; a 0 in either is an unknown dim (a Gluon `(64, 0, 3, 3)`)."""
+    if provided is None or inferred is None:
+        return inferred if inferred is not None else provided
+    if len(provided) != len(inferred) or any(a and b and a != b for a, b in zip(provided, inferred)):
         raise ValueError(f"{op}: {name} must have shape {tuple(inferred)} (inferred from data and "
                          f"the op's parameters), got {tuple(provided)} (shape inconsistent)")
-    return inferred if inferred is not None else provided
+    return tuple(b or a for a, b in zip(provided, inferred))
 
 
 # ---------------------------------------------------------------- Convolution
@@ -38,10 +41,10 @@ def _conv_args(p):
 def _conv_infer_shape(in_shapes, p):
     in_shapes = list(in_shapes)
     data = in_shapes[0]
+    if data is None:  # MXNet deduces nothing, not even the bias, before the data's rank is known
+        return in_shapes, [None]
     if not p["no_bias"]:
         in_shapes[2] = _check_provided("Convolution", "bias", in_shapes[2], (p["num_filter"],))
-    if data is None:
-        return in_shapes, [None]
     data = tuple(data)
     if len(data) != len(p["kernel"]) + 2:
         raise ValueError(f"Convolution: data must have {len(p['kernel']) + 2} dimensions "
@@ -155,10 +158,7 @@ register(OpDef(
 def _bn_infer_shape(in_shapes, p):
     in_shapes = list(in_shapes)
     data = in_shapes[0]
-    if data is None:
-        known = next((s for s in in_shapes[1:] if s is not None), None)
-        in_shapes[1:] = [_check_provided("BatchNorm", n, s, known)
-                         for n, s in zip(("gamma", "beta", "moving_mean", "moving_var"), in_shapes[1:])]
+    if data is None:  # MXNet deduces nothing (not gamma from beta) before the data's rank is known
         return in_shapes, [None] * (3 if p["output_mean_var"] else 1)
     data = tuple(data)
     axis = p["axis"]

@@ -5,9 +5,13 @@ mxnet-graph-formats.md §3. Each op's OpDef.infer_shape deduces what it can from
 (weights from data, outputs from inputs); the graph repeats the passes until nothing changes, so
 a shape learned late (a weight filled in by its consumer) reaches every node.
 Conventions that bite:
-- legacy shape semantics: an unknown shape is `()` and an unknown dimension is 0 in the
-  partial results; a shape with a 0 dimension counts as unknown for completeness;
-- a Variable's `__shape__` / `__dtype__` attr seeds inference, an explicit kwarg overrides it;
+- legacy shape semantics (MXNet 1.9.1 without numpy shape semantics): an unknown shape is `()`
+  and an unknown dimension is 0, in what the user gives (kwargs, `__shape__`: Gluon declares
+  `(64, 0, 3, 3)` and BatchNorm `(0,)`) and in the partial results; inference fills the zeros in,
+  a shape with a 0 left over counts as unknown for completeness (infer_shape warns, simple_bind
+  raises); Reshape's 0 ("copy this dim") is a parameter, not a shape, and keeps its meaning;
+- a Variable's `__shape__` / `__dtype__` attr seeds inference, an explicit kwarg overrides it
+  (a kwarg `()` is unknown and leaves the attr in force);
 - incomplete `infer_shape` returns (None, None, None) with a UserWarning listing at most 10
   unknown arguments; unknown kwarg names are an error listing every input.
 """
@@ -102,10 +106,11 @@ def graph_shapes(symbol, shapes: dict) -> tuple[list, dict]:
     for node in nodes:
         if not node.is_variable:
             continue
-        if node.name in shapes:
-            seeds[node] = tuple(int(d) for d in shapes[node.name])
-        elif "__shape__" in node.attrs:
-            seeds[node] = parse_shape_attr(node.attrs["__shape__"])
+        given = tuple(int(d) for d in shapes.get(node.name, ()))
+        if not given and "__shape__" in node.attrs:  # nnvm reads the attr only for an unknown shape
+            given = parse_shape_attr(node.attrs["__shape__"])
+        if given:  # legacy semantics: `()` is an unknown shape, not a scalar
+            seeds[node] = given
     try:
         return nodes, propagate(nodes, seeds, _run_shape, _merge_shape)
     except ValueError as exc:
