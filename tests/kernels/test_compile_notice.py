@@ -25,7 +25,8 @@ print(twice(2), thrice(2.5))
 
 def run_python(code, cache_dir, tmp_path):
     script = tmp_path / "kernels_under_test.py"     # cache=True needs a file, not -c
-    script.write_text(code)
+    if not script.exists():                         # rewriting it would invalidate the cache
+        script.write_text(code)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
                           timeout=300, check=True)
