@@ -45,6 +45,9 @@ $(MXVENV)/.installed: pyproject.toml
 	$(MXPY) -m pip install -q --upgrade pip
 	$(MXPY) -m pip install -q 'numpy==1.23.5' 'numba==0.60.0' 'mxnet==1.9.1' 'pytest>=7' 'hypothesis>=6.80'
 	$(MXPY) -m pip install -q --no-deps -e .
+	# GluonCV's SSD models (issue 20): its own dependencies would pull numpy 2 and break mxnet
+	$(MXPY) -m pip install -q --no-deps 'gluoncv==0.10.5.post0'
+	$(MXPY) -m pip install -q 'numpy==1.23.5' tqdm Pillow 'scipy<1.12' portalocker
 	touch $@
 
 # Side-by-side tests against real MXNet 1.9.1; a missing MXNet is a failure here, never a skip.
