@@ -49,12 +49,15 @@ def _cmd_demo(args) -> int:
     return run_demo(args)
 
 
+# The networks get_config knows (ssdref.model.config): the choices of every --network option.
+NETWORKS = ("tiny", "vgg16_reduced", "inceptionv3", "resnet50", "resnet101")
+
 CLI_MODULES = (
     "ssdref.golden",            # golden generate | verify | diff
     "ssdref.conformance",       # conformance --backend mxnet|torch|onnxruntime
     "ssdref.explain",           # explain
     "ssdref.io.checkpoint_cli", # run-checkpoint
-    "ssdref.onnx_export",       # export-onnx
+    "ssdref.onnx_export_cli",   # export-onnx
     "ssdref.divergence",        # divergence MODEL.onnx --runtime onnxruntime|tvm
 )
 

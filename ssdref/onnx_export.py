@@ -15,16 +15,20 @@ Outputs: `detections` (K, 7) rows [batch, class_id, score, xmin, ymin, xmax, yma
 batch, class, then score (NonMaxSuppression's order), only kept boxes: no suppressed or stale topk
 rows (`to_mxnet_rows` pads them back to MXNet's (B, A, 6) layout). `reference_detections` is the
 same semantics in NumPy from ssdref's pieces (the 'onnx' preset of MultiBoxDetection).
+The model: IR version 8 (the lowest opset 17 allows, so older onnxruntime loads it), an optional
+dynamic batch axis, metadata_props (`export_metadata`: class names, mean/std, data shape, network,
+{ONNX tensor: MXNet node}). The command is onnx_export_cli.py.
 Pooling 'full' uses explicit end pads (max) or Pad + sum + MXNet's divisor (avg), never ceil_mode.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 OPSET = 17
+IR_VERSION = 8          # the lowest IR version opset 17 needs: onnxruntime >= 1.14 loads it
 _OP = "export-onnx"
+DETECTIONS_FORMAT = ("(K, 7) rows [batch, class_id, score, xmin, ymin, xmax, ymax], coordinates "
+                     "normalized to [0, 1], class_id without background; ordered by batch, class, score")
 
 
 class _Builder:
@@ -51,6 +55,11 @@ class _Builder:
         return names[0] if outputs == 1 else names
 
 
+def _scalar_tensor(value):
+    from onnx import TensorProto, helper
+    return helper.make_tensor("value", TensorProto.FLOAT, [1], [value])
+
+
 # ------------------------------------------------------------------------------ detection
 def add_detection(b: _Builder, cls_prob, loc_pred, anchors, *, batch, num_classes, threshold=0.01,
                   nms_threshold=0.5, nms_topk=-1, force_suppress=False, clip=True,
@@ -61,7 +70,8 @@ def add_detection(b: _Builder, cls_prob, loc_pred, anchors, *, batch, num_classe
     f32 = np.float32
     aw, ah = anchors[:, 2] - anchors[:, 0], anchors[:, 3] - anchors[:, 1]
     ax, ay = (anchors[:, 0] + anchors[:, 2]) * f32(0.5), (anchors[:, 1] + anchors[:, 3]) * f32(0.5)
-    loc = b.op("Reshape", [loc_pred, b.const(np.array([batch, num_anchors, 4], np.int64))], "loc")
+    # 0 copies loc_pred's batch dimension: the graph works for any batch (dynamic_batch export)
+    loc = b.op("Reshape", [loc_pred, b.const(np.array([0, num_anchors, 4], np.int64))], "loc")
     part = [b.op("Gather", [loc, b.const(np.array(k, np.int64))], f"p{k}", axis=2) for k in range(4)]
     var = [b.const(np.array(v, f32), f"var{k}") for k, v in enumerate(variances)]
     ox = b.op("Add", [b.op("Mul", [b.op("Mul", [part[0], var[0]]), b.const(aw, "aw")]), b.const(ax, "ax")])
@@ -85,8 +95,9 @@ def add_detection(b: _Builder, cls_prob, loc_pred, anchors, *, batch, num_classe
         ranked = b.op("Where", [keep, best, minus_one])
         _, top = b.op("TopK", [ranked, b.const(np.array([nms_topk], np.int64))], outputs=2, axis=1,
                       largest=1, sorted=1)
-        in_top = b.op("ScatterElements", [b.const(np.zeros((batch, num_anchors), f32)), top,
-                                          b.const(np.ones((batch, nms_topk), f32))], axis=1)
+        zeros = b.op("ConstantOfShape", [b.op("Shape", [ranked])], value=_scalar_tensor(0.0))
+        ones = b.op("ConstantOfShape", [b.op("Shape", [top])], value=_scalar_tensor(1.0))
+        in_top = b.op("ScatterElements", [zeros, top, ones], axis=1)
         keep = b.op("And", [keep, b.op("Greater", [in_top, b.const(np.array(0, f32))])])
     kept_score = b.op("Where", [keep, best, minus_one])                                 # (B, A)
     if force_suppress:
@@ -174,7 +185,7 @@ def detection_model(anchors, num_classes, *, batch=1, **detection_params):
         [helper.make_tensor_value_info("cls_prob", TensorProto.FLOAT, [batch, num_classes, num_anchors]),
          helper.make_tensor_value_info("loc_pred", TensorProto.FLOAT, [batch, num_anchors * 4])],
         [helper.make_tensor_value_info("detections", TensorProto.FLOAT, [None, 7])], b.initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
 
 
 # ------------------------------------------------------------------------------ the SSD graph
@@ -204,8 +215,13 @@ _SCALAR = {"_plus_scalar": ("Add", False), "_minus_scalar": ("Sub", False), "_rm
 _BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div"}
 
 
-def export_symbol(symbol, arg_params, aux_params, data_shape, batch=1):
-    """The ONNX model of a deploy SSD symbol (head MultiBoxDetection) with the given parameters."""
+def export_symbol(symbol, arg_params, aux_params, data_shape, batch=1, *, dynamic_batch=False,
+                  class_names=None, mean_pixels=(123.0, 117.0, 104.0), std_pixels=(1.0, 1.0, 1.0),
+                  network=None):
+    """The ONNX model of a deploy SSD symbol (head MultiBoxDetection) with the given parameters.
+
+    dynamic_batch: the input is ('batch', 3, S, S), any batch runs (`batch` only sizes the shape
+    inference). The model carries metadata_props (`export_metadata`) and IR version 8 (opset 17's)."""
     from onnx import TensorProto, helper
 
     from ssdref.autograd.shape_inference import graph_shapes
@@ -254,7 +270,13 @@ def export_symbol(symbol, arg_params, aux_params, data_shape, batch=1):
         elif op == "Flatten":
             y = b.op("Flatten", ins, node.name, axis=1)
         elif op == "Reshape":
-            y = b.op("Reshape", [ins[0], b.const(np.array(shape_of[(node, 0)], np.int64))], node.name)
+            target = list(shape_of[(node, 0)])
+            if dynamic_batch:
+                if target[0] != batch or in_shapes[0][0] != batch:
+                    raise ValueError(f"{_OP}: --dynamic-batch needs every Reshape to keep the batch "
+                                     f"axis first, got {node.name}: {in_shapes[0]} -> {tuple(target)}")
+                target[0] = 0           # ONNX Reshape: 0 copies the input's (batch) dimension
+            y = b.op("Reshape", [ins[0], b.const(np.array(target, np.int64))], node.name)
         elif op == "transpose":
             from ssdref.layers.shape import transpose_axes
             y = b.op("Transpose", ins, node.name, perm=list(transpose_axes(len(in_shapes[0]), p["axes"])))
@@ -287,12 +309,38 @@ def export_symbol(symbol, arg_params, aux_params, data_shape, batch=1):
     if len(outputs) != 1:
         raise ValueError(f"{_OP}: the symbol must have one MultiBoxDetection node, found {len(outputs)}")
     b.nodes.append(helper.make_node("Identity", [outputs[0]], ["detections"]))
+    input_shape = ["batch", *shape[1:]] if dynamic_batch else list(shape)
     graph = helper.make_graph(
-        b.nodes, "ssd", [helper.make_tensor_value_info("data", TensorProto.FLOAT, list(shape))],
+        b.nodes, "ssd", [helper.make_tensor_value_info("data", TensorProto.FLOAT, input_shape)],
         [helper.make_tensor_value_info("detections", TensorProto.FLOAT, [None, 7])], b.initializers)
+    from ssdref import __version__
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="ssdref")
+                              producer_name="ssdref", producer_version=__version__, ir_version=IR_VERSION)
+    node_names = {names[(n, 0)]: n.name for n in symbol._nodes() if (n, 0) in names and n.name != "data"}
+    num_classes = next(shape_of[n.inputs[0]][1] for n in symbol._nodes()
+                       if n.op is not None and n.op.name == "_contrib_MultiBoxDetection") - 1
+    helper.set_model_props(model, export_metadata(
+        class_names=class_names, num_classes=num_classes, mean_pixels=mean_pixels, std_pixels=std_pixels,
+        data_shape=input_shape, network=network, node_names=node_names))
     return model
+
+
+def export_metadata(*, class_names, num_classes, mean_pixels, std_pixels, data_shape, network,
+                    node_names) -> dict:
+    """metadata_props of an export (values are strings; JSON for lists and maps):
+    class_names (class_id 0, 1, ...; 'class K' when not given), mean_pixels and std_pixels (R, G, B:
+    data = (pixels - mean) / std, RGB 0..255, as example/ssd feeds it), data_shape (the input,
+    'batch' when dynamic), network, detections_format, mxnet_node_names {ONNX tensor: MXNet node}."""
+    import json
+
+    names = list(class_names) if class_names else [f"class {k}" for k in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(f"{_OP}: class_names must name the {num_classes} classes, got {len(names)}: {names}")
+    return {"class_names": json.dumps(names), "mean_pixels": json.dumps([float(v) for v in mean_pixels]),
+            "std_pixels": json.dumps([float(v) for v in std_pixels]), "data_shape": json.dumps(list(data_shape)),
+            "network": str(network or "unknown"), "detections_format": DETECTIONS_FORMAT,
+            "mxnet_node_names": json.dumps(node_names, sort_keys=True)}
 
 
 def _constant_anchors(entry, symbol, shape_of):
@@ -324,61 +372,3 @@ def random_params(symbol, data_shape, seed=0, batch=1):
     aux = {name: (np.ones if name.endswith("var") else np.zeros)(shape, np.float32)
            for name, shape in zip(symbol.list_auxiliary_states(), aux_shapes)}
     return args, aux
-
-
-def _cmd_export_onnx(args) -> int:
-    import os
-
-    from ssdref.errors import UsageError, check_out_file
-    from ssdref.io.checkpoint import deploy_symbol
-    from ssdref.io.mxnet_params import checkpoint_params_path, load_params
-    from ssdref.model import get_config, get_symbol
-
-    check_out_file(_OP, "OUT", args.out)
-    for option, value in (("--data-shape", args.data_shape), ("--num-classes", args.num_classes),
-                          ("--batch", args.batch)):
-        if value <= 0:
-            raise UsageError(f"{_OP}: {option} must be > 0, got {value}")
-    if args.params:
-        if args.epoch is None:
-            raise UsageError(f"{_OP}: --epoch must be given with --params (the checkpoint's "
-                             f"number: {args.params}-EPOCH.params), got none")
-        params_path = checkpoint_params_path(args.params, args.epoch)
-        if not os.path.exists(params_path):
-            raise UsageError(f"{_OP}: --params/--epoch must name an existing checkpoint, got "
-                             f"{params_path!r} (no such file)")
-    if args.params and os.path.exists(f"{args.params}-symbol.json"):
-        from ssdref import sym
-        symbol = deploy_symbol(sym.load(f"{args.params}-symbol.json"))
-    else:
-        try:
-            config = get_config(args.network, args.data_shape, num_classes=args.num_classes)
-        except (ValueError, NotImplementedError) as exc:
-            raise UsageError(f"{_OP}: --network/--data-shape/--num-classes: {exc}") from None
-        symbol = get_symbol(**config)
-    if args.params:
-        arg_params, aux_params = load_params(params_path)
-    else:
-        arg_params, aux_params = random_params(symbol, args.data_shape, seed=args.seed, batch=args.batch)
-        print(f"{_OP}: no --params given: random parameters (seed {args.seed})", file=sys.stderr)
-    import onnx
-
-    model = export_symbol(symbol, arg_params, aux_params, args.data_shape, batch=args.batch)
-    onnx.checker.check_model(model)
-    onnx.save(model, args.out)
-    print(f"wrote {args.out}: {len(model.graph.node)} nodes, opset {OPSET}, input data "
-          f"{(args.batch, 3, args.data_shape, args.data_shape)}, output detections (K, 7)")
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    p = subparsers.add_parser("export-onnx", help="write the SSD test graph as ONNX (NMS as NonMaxSuppression)")
-    p.add_argument("out", help="the .onnx file to write")
-    p.add_argument("--network", default="tiny", help="get_config network when no checkpoint symbol (default tiny)")
-    p.add_argument("--data-shape", type=int, default=64)
-    p.add_argument("--num-classes", type=int, default=3)
-    p.add_argument("--params", default="", help="checkpoint PREFIX (its -symbol.json is used when present)")
-    p.add_argument("--epoch", type=int, default=None, help="the checkpoint's epoch (with --params)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0, help="seed of the random parameters without --params")
-    p.set_defaults(func=_cmd_export_onnx)

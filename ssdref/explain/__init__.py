@@ -218,9 +218,13 @@ def add_cli(subparsers) -> None:
     p.add_argument("--split", default="val", choices=("train", "val", "test"))
     p.add_argument("--out", default="explain-out", help="folder for explain.md and the PNGs")
     p.add_argument("--seed", type=int, default=0, help="data, initialisation and training seed")
-    p.add_argument("--network", default="tiny")
-    p.add_argument("--data-shape", type=int, default=64)
-    p.add_argument("--num-classes", type=int, default=3)
+    from ssdref.cli import NETWORKS
+
+    p.add_argument("--network", default="tiny", choices=NETWORKS,
+                   help="get_config network the training symbol is built for (default tiny)")
+    p.add_argument("--data-shape", type=int, default=64, help="network input size (default 64)")
+    p.add_argument("--num-classes", type=int, default=3,
+                   help="object classes, background excluded (default 3, the synthetic shapes')")
     p.add_argument("--demo-config", action="store_true",
                    help="the demo's network (ssdref.demo.DEMO_CONFIG: no L2 normalization, one ratio per "
                         "layer, NMS 0.45), as `ssdref demo` checkpoints and docs/figures/tiny-0008 need")

@@ -56,7 +56,8 @@ def test_to_mxnet_rows_sorts_by_score_and_pads():
 def test_cli_exports_a_checked_model(tmp_path, capsys):
     from ssdref.cli import main
     out = tmp_path / "ssd.onnx"
-    assert main(["export-onnx", "--params", os.path.join(DATA, "tiny"), "--epoch", "2", str(out)]) == 0
+    assert main(["export-onnx", "--params", os.path.join(DATA, "tiny"), "--epoch", "2", "--data-shape", "64",
+                 str(out)]) == 0
     model = onnx.load(str(out))
     onnx.checker.check_model(model)
     ops = {n.op_type for n in model.graph.node}
