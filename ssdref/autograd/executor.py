@@ -12,14 +12,20 @@ walks the same list in reverse calling OpDef.backward. Conventions that bite:
 - an op without a gradient passes zeros; BatchNorm's moving statistics are updated during
   a training backward through OpDef.update_aux;
 - each node's forward cache is released as soon as its backward ran (and forward values as
-  soon as their last consumer ran), so a training step holds one set of activations.
+  soon as their last consumer ran), so a training step holds one set of activations;
+- set_monitor_callback(callback, monitor_all) calls callback(name, array) for every op output
+  as it is computed, in forward and backward, with MXNet's names (`autograd/monitoring.py`);
+  the name is a str and the array a read-only view (MXNet passes a bytes name and an NDArray
+  handle); hidden outputs (BatchNorm's mean/var, max Pooling's workspace, L2Normalization's
+  norm, Dropout's mask) and MXNet's gradient-plumbing nodes (sum_grad, zeros) are not reported.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ssdref.autograd.shape_inference import graph_dtypes, graph_shapes
+from ssdref.autograd import monitoring
 from ssdref.autograd.graph import aux_variables
+from ssdref.autograd.shape_inference import graph_dtypes, graph_shapes
 
 GRAD_REQS = ("write", "add", "null")
 _NOT_RUN = object()  # a node without a training forward this step (a cache may itself be None)
@@ -134,6 +140,7 @@ class Executor:
         self._arg_names = [n.name for n in self._arg_nodes]
         self._aux_names = [n.name for n in self._aux_nodes]
         self._output_names = symbol.list_outputs()
+        self._monitor = None  # (callback, monitor_all) once set_monitor_callback ran
         # MXNet's outputs exist from bind on (their content is garbage until forward): zeros here.
         shapes = {n.name: a.shape for n, a in zip(self._arg_nodes + self._aux_nodes,
                                                   arg_arrays + aux_arrays)}
@@ -209,7 +216,11 @@ class Executor:
                 self._apply_train_writes(node, values)
             inputs = [values[entry] for entry in node.inputs[:num_args]]
             aux = [values[entry] for entry in node.inputs[num_args:]]
+            if self._monitor is not None and self._monitor[1]:
+                monitoring.report_inputs(self._monitor[0], node, inputs + aux)
             outs, cache = node.op.forward(inputs, aux, node.params, is_train)
+            if self._monitor is not None:
+                monitoring.report(self._monitor[0], monitoring.output_names(node), outs)
             for j, out in enumerate(outs):
                 values[(node, j)] = out
             if is_train:
@@ -279,6 +290,8 @@ class Executor:
                 in_grads = node.op.backward(out_grads, cache, node.params, needed=needed)
             else:
                 in_grads = node.op.backward(out_grads, cache, node.params)
+            if self._monitor is not None:
+                monitoring.report(self._monitor[0], monitoring.backward_names(node), in_grads)
             for entry, grad in zip(node.inputs[:num_args], in_grads):
                 if entry[0] in wanted:
                     accumulate(entry, grad)
@@ -289,6 +302,13 @@ class Executor:
             elif req == "add" and grad is not None:
                 array += grad
         self._caches = {}
+
+    # ---- monitoring ---------------------------------------------------------------------
+    def set_monitor_callback(self, callback, monitor_all=False):
+        """Call callback(name, array) for each op output (and with monitor_all each op input)."""
+        if not callable(callback):
+            raise TypeError(f"set_monitor_callback: callback must be callable, got {type(callback).__name__}")
+        self._monitor = (callback, bool(monitor_all))
 
     def _needs_grad(self) -> set:
         """Nodes on a path to an argument whose gradient is requested."""

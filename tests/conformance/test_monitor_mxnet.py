@@ -1,0 +1,164 @@
+"""The executor monitor and Monitor against MXNet 1.9.1: the same names, the same statistics.
+
+One small graph (convolution, relu, pooling, scalar and elementwise arithmetic, a fully
+connected layer, SoftmaxOutput; a second one with BatchNorm and max pooling) runs in MXNet and
+in ssdref with the same parameters, and the monitored names and values are compared: forward
+outputs, forward inputs with monitor_all, and `Monitor.toc()` over a training step (outputs,
+gradients, arguments, auxiliary states), with a pattern and sort.
+MXNet runs in a child process on its default threaded engine: under the NaiveEngine the
+conformance suite imports it with, a monitor_all callback reads stale pooling outputs and
+corrupts the heap (checked: `corrupted size vs. prev_size`).
+"""
+import logging
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ssdref
+from ssdref.monitor import Monitor
+
+SHAPE = (2, 3, 6, 6)
+GRAPHS = {"plain": {}, "batchnorm_maxpool": {"batchnorm": True, "pool_type": "max"}}
+TOC_PATTERN = dict(pattern=".*weight|.*backward.*", sort=True)
+# What each side has that the other has not, by design (ssdref/autograd/executor.py's docstring):
+# MXNet's hidden outputs and gradient plumbing; ssdref's explicit elementwise-add gradient node.
+MXNET_ONLY = {"bn1_mean", "bn1_var", "pool1_workspace", "sum_grad_output", "zeros_without_dtype_output"}
+SSDREF_ONLY = {"_plus0_backward_output0", "_plus0_backward_output1"}
+
+
+def _graph(m, batchnorm=False, pool_type="avg"):
+    with m.name.NameManager():  # a fresh counter: the sum is `_plus0` in every process
+        x = m.sym.Convolution(m.sym.Variable("data"), num_filter=4, kernel=(3, 3), pad=(1, 1),
+                              name="conv1_1")
+        if batchnorm:
+            x = m.sym.BatchNorm(x, name="bn1")
+        x = m.sym.Activation(x, act_type="relu", name="relu1")
+        x = m.sym.Pooling(x, kernel=(2, 2), stride=(2, 2), pool_type=pool_type, name="pool1")
+        x = x * 2 + x
+        x = m.sym.FullyConnected(x, num_hidden=3, name="fc")
+        return m.sym.SoftmaxOutput(x, name="softmax")
+
+
+def _fill(exe, write):
+    """The same parameters on both sides: write(dict, name, value) for args, then aux."""
+    rng = np.random.default_rng(7)
+    for name, array in exe.arg_dict.items():
+        value = rng.uniform(-1, 1, array.shape).astype(np.float32)
+        write(exe.arg_dict, name, np.float32([0, 2]) if name == "softmax_label" else value)
+    for name, array in exe.aux_dict.items():
+        write(exe.aux_dict, name, rng.uniform(0.5, 1.5, array.shape).astype(np.float32))
+
+
+def _callback_log(exe, monitor_all, unwrap=None):
+    seen = []
+
+    def callback(name, array):
+        if unwrap is not None:
+            name, array = unwrap(name, array)
+        seen.append((name, np.array(array)))
+
+    exe.set_monitor_callback(callback, monitor_all)
+    exe.forward(is_train=False)
+    return seen
+
+
+def _monitor_step(monitor_class, exe, **kwargs):
+    monitor = monitor_class(1, **kwargs)
+    monitor.install(exe)
+    monitor.tic()
+    exe.forward(is_train=True)
+    exe.backward()
+    return monitor.toc()
+
+
+def _ssdref_exe(graph):
+    exe = _graph(ssdref, **GRAPHS[graph]).simple_bind(None, data=SHAPE)
+    _fill(exe, lambda d, name, value: d[name].__setitem__(Ellipsis, value))
+    return exe
+
+
+def mxnet_side(path):
+    """Run in the child process: every MXNet answer the tests compare with, pickled to `path`."""
+    import mxnet as mx
+
+    def bound(graph):
+        exe = _graph(mx, **GRAPHS[graph]).simple_bind(mx.cpu(), data=SHAPE)
+        _fill(exe, lambda d, name, value: d[name].__setitem__(slice(None), value))
+        return exe
+
+    def unwrap(name, handle):
+        array = mx.nd.NDArray(mx.base.ctypes.cast(handle, mx.base.NDArrayHandle), writable=False)
+        return name.decode(), array.asnumpy()
+
+    answers = {f"callback_{flag}": _callback_log(bound("plain"), flag, unwrap) for flag in (False, True)}
+    for graph in GRAPHS:
+        answers[f"toc_{graph}"] = _monitor_step(mx.mon.Monitor, bound(graph))
+    answers["toc_pattern"] = _monitor_step(mx.mon.Monitor, bound("plain"), **TOC_PATTERN)
+    with open(path, "wb") as handle:
+        pickle.dump(answers, handle)
+
+
+@pytest.fixture(scope="module")
+def mxnet_answers(mx, tmp_path_factory):
+    path = tmp_path_factory.mktemp("monitor") / "mxnet.pkl"
+    env = {k: v for k, v in os.environ.items() if k != "MXNET_ENGINE_TYPE"}
+    code = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
+            f"import test_monitor_mxnet as t; t.mxnet_side({str(path)!r})")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+@pytest.mark.parametrize("monitor_all", [False, True])
+def test_callback_reports_mxnets_names_and_values_in_order(mxnet_answers, monitor_all):
+    expected = mxnet_answers[f"callback_{monitor_all}"]
+    got = _callback_log(_ssdref_exe("plain"), monitor_all)
+    assert [name for name, _ in got] == [name for name, _ in expected]
+    for (name, value), (_, reference) in zip(got, expected):
+        np.testing.assert_allclose(value, reference, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def _as_stats(result):
+    return {name: float(text.split("\t")[0]) for _, name, text in result}
+
+
+@pytest.mark.parametrize("graph", list(GRAPHS))
+def test_monitor_toc_matches_mxnet_monitor(mxnet_answers, graph):
+    expected = mxnet_answers[f"toc_{graph}"]
+    got = _monitor_step(Monitor, _ssdref_exe(graph))
+    assert {step for step, _, _ in got} == {step for step, _, _ in expected} == {1}
+    got_stats, expected_stats = _as_stats(got), _as_stats(expected)
+    assert set(expected_stats) - set(got_stats) <= MXNET_ONLY
+    assert set(got_stats) - set(expected_stats) <= SSDREF_ONLY
+    common = [name for _, name, _ in expected if name in got_stats]
+    assert [name for _, name, _ in got if name in expected_stats] == common
+    for name in common:
+        assert got_stats[name] == pytest.approx(expected_stats[name], rel=1e-4, abs=1e-6), name
+
+
+def test_monitor_pattern_and_sort_match_mxnet(mxnet_answers):
+    expected = [(step, name) for step, name, _ in mxnet_answers["toc_pattern"]]
+    got = [(step, name) for step, name, _ in _monitor_step(Monitor, _ssdref_exe("plain"), **TOC_PATTERN)]
+    assert [item for item in got if item[1] not in SSDREF_ONLY] == [
+        item for item in expected if item[1] not in MXNET_ONLY]
+
+
+def test_toc_print_logs_mxnets_line_format(mxnet_answers, caplog):
+    exe = _ssdref_exe("plain")
+    monitor = Monitor(1, pattern="fc_weight")
+    monitor.install(exe)
+    monitor.tic()
+    exe.forward()
+    with caplog.at_level(logging.INFO):
+        monitor.toc_print()
+    text = next(text for _, name, text in mxnet_answers["toc_plain"] if name == "fc_weight")
+    line = caplog.records[-1].getMessage()
+    # The statistic may differ in its last digit: MXNet sums scaled squares in float32.
+    prefix = "Batch: {:7d} {:30s} ".format(1, "fc_weight")
+    assert line.startswith(prefix) and line.endswith("\t")
+    assert float(line[len(prefix):]) == pytest.approx(float(text), rel=1e-6)
