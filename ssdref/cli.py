@@ -31,7 +31,10 @@ def gradcheck_table(verbose: bool = False) -> tuple[str, bool]:
 
 
 def _cmd_gradcheck(args) -> int:
-    table, ok = gradcheck_table(verbose=args.verbose)
+    from ssdref.progress import status
+
+    with status("gradcheck: float64 central differences of every op"):
+        table, ok = gradcheck_table(verbose=args.verbose)
     print("Float64 gradient checks (central differences, relative error = max|a-n| / max(|a|,|n|))")
     print(table)
     return 0 if ok else 1
@@ -70,17 +73,23 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ssdref import __version__
+
     parser = OneLineParser(prog="ssdref", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ssdref {__version__}",
+                        help="print ssdref's version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="the main job: train SSD from the seed on synthetic shapes and evaluate")
     p.add_argument("--quick", action="store_true", help="a shorter run (under 2 minutes)")
     p.add_argument("--out", default="demo-out", help="folder for detections.png and loss_curve.png")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the synthetic data, the initialisation and the shuffling (default 0)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("gradcheck", help="float64 gradient check of every op with a backward")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print every check's configuration and error, not only the failures")
     p.set_defaults(func=_cmd_gradcheck)
 
     # Each feature module adds its own subcommands: `add_cli(subparsers)` (one owner per module).

@@ -89,7 +89,10 @@ def _cmd_conformance(args) -> int:
               f"which is not importable in {sys.executable}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    rows = run_backend(args.backend, args.examples, args.seed)
+    from ssdref.progress import status
+
+    with status(f"conformance: ssdref vs {args.backend}, {args.examples} examples per op"):
+        rows = run_backend(args.backend, args.examples, args.seed)
     elapsed = time.perf_counter() - start
     print(f"ssdref vs {args.backend}: {args.examples} examples per op, seed {args.seed}, {elapsed:.1f} s")
     print(format_report(rows))

@@ -120,11 +120,14 @@ def _cmd_export_onnx(args) -> int:
     import onnx
 
     names = args.class_names.split(",") if args.class_names else None
-    model = export_symbol(symbol, arg_params, aux_params, data_shape, batch=args.batch,
-                          dynamic_batch=args.dynamic_batch, class_names=names, mean_pixels=args.mean,
-                          network=network)
-    onnx.save(model, args.out)
-    onnx.checker.check_model(args.out, full_check=True)
+    from ssdref.progress import status
+
+    with status(f"{_OP}: writing and checking {args.out}"):
+        model = export_symbol(symbol, arg_params, aux_params, data_shape, batch=args.batch,
+                              dynamic_batch=args.dynamic_batch, class_names=names, mean_pixels=args.mean,
+                              network=network)
+        onnx.save(model, args.out)
+        onnx.checker.check_model(args.out, full_check=True)
     batch = "batch" if args.dynamic_batch else args.batch
     source = f" epoch {epoch}" if epoch is not None else ""
     print(f"wrote {args.out}: {len(model.graph.node)} nodes, opset {OPSET}, IR version {IR_VERSION}, "
@@ -138,8 +141,9 @@ def _cmd_export_onnx(args) -> int:
         print(f"{_OP}: onnxruntime is not importable: ONNX Runtime check skipped "
               f"(pip install -e '.[interop]')", file=sys.stderr)
         return 0
-    ok, line = runtime_check(model, symbol, arg_params, aux_params, data_shape,
-                             batch=2 if args.dynamic_batch else args.batch, seed=args.seed)
+    with status(f"{_OP}: running the model in ONNX Runtime and in ssdref"):
+        ok, line = runtime_check(model, symbol, arg_params, aux_params, data_shape,
+                                 batch=2 if args.dynamic_batch else args.batch, seed=args.seed)
     print(line)
     return 0 if ok else 1
 

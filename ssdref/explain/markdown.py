@@ -45,11 +45,22 @@ def _figure(figures, name, caption):
 
 
 def _config_text(trace, context):
+    if context.get("own_symbol"):
+        return "the checkpoint's symbol as saved (its anchors, classes and NMS settings)"
     overrides = context.get("config") or {}
     base = f"get_config('{trace.network}', {trace.data_shape}, {trace.num_classes})"
     if not overrides:
         return f"{base} as is"
     return f"{base} with " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+
+
+def _image_text(context):
+    if context.get("image") is not None:
+        name = os.path.basename(str(context["image"]))
+        return (f"Image file `{name}` (no ground truth: every label row is -1; normalized with std "
+                f"{context.get('std', 58.0):g})")
+    return (f"Image {context['image_index']} of the synthetic shapes `{context['split']}` split (seed "
+            f"{context['seed']})")
 
 
 def summary(trace, params_source=""):
@@ -68,8 +79,7 @@ def summary(trace, params_source=""):
 def render(trace, figures, context):
     """The whole explain.md text."""
     out = [f"# SSD on one image, stage by stage\n",
-           f"Image {context['image_index']} of the synthetic shapes `{context['split']}` split (seed "
-           f"{context['seed']}), network `{trace.network}` at {trace.data_shape} px, "
+           f"{_image_text(context)}, network `{trace.network}` at {trace.data_shape} px, "
            f"{trace.num_classes} classes + background. Config: {_config_text(trace, context)}. "
            f"Symbol: {context['builder']}; parameters: "
            f"{context['params_source']}. Every number below is checked against the graph's own outputs "

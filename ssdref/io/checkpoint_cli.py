@@ -131,8 +131,12 @@ def _cmd_run_checkpoint(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(f"data shape {data_shape} ({source}), {len(images)} image(s) in one batch")
-    detections = detect(symbol, arg_params, aux_params, images, data_shape, mean_pixels=tuple(args.mean),
-                        allow_missing=args.allow_missing, resize=args.resize)
+    from ssdref.progress import status
+
+    with status(f"{_OP}: {len(images)} image(s) through {os.path.basename(args.prefix)}"):
+        detections = detect(symbol, arg_params, aux_params, images, data_shape,
+                            mean_pixels=tuple(args.mean), allow_missing=args.allow_missing,
+                            resize=args.resize)
     names = args.class_names.split(",") if args.class_names else None
     max_boxes = args.max_boxes or None
     drawings = _drawing_paths(args.out, paths) if args.out else [None] * len(paths)
