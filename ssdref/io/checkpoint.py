@@ -120,7 +120,7 @@ def resolve_data_shape(prefix, symbol, images, data_shape=None):
         return found, source
     shapes = {image.shape[1:] for image in images}
     if len(shapes) == 1 and next(iter(shapes))[0] == next(iter(shapes))[1]:
-        return int(next(iter(shapes))[0]), "the image's size (the checkpoint records none)"
+        return int(next(iter(shapes))[0]), "the image's size: the checkpoint records none"
     raise ValueError(f"{_OP}: data_shape must be given (--data-shape): the checkpoint records none "
                      f"(no data __shape__ in the symbol, no _<size> suffix on the prefix) and the "
                      f"images are not all one square size, got {sorted(shapes)}")
