@@ -685,7 +685,8 @@ def add_cli(subparsers) -> None:
     p = subparsers.add_parser("divergence", help="the first node where a runtime's run of an ONNX export "
                                                  "departs from ssdref, with a replay of that node")
     p.add_argument("model", help="an .onnx file written by `ssdref export-onnx`")
-    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime")
+    p.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime",
+                   help="the runtime to compare with ssdref: onnxruntime, or tvm (.venv-tvm)")
     p.add_argument("--params", default="", help="checkpoint PREFIX: ssdref's parameters (and symbol, "
                                                 "when PREFIX-symbol.json exists); default: the model's own")
     p.add_argument("--epoch", type=int, default=None, help="the checkpoint's epoch (with --params)")
