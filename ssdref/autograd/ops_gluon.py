@@ -42,7 +42,7 @@ register(OpDef(
     # is_int only changes how MXNet casts integer data; ssdref's data is float32/float64.
     params=(Param("scalar", "float", 1.0), Param("is_int", "bool", True)),
     inputs=_data_only, infer_shape=partial_dims(same_shape), forward=_greater_scalar_forward,
-    backward=None, doc="_greater_scalar(data, scalar): 1 where data > scalar, else 0; no gradient."))
+    backward=None, shape_from_output=True, doc="_greater_scalar(data, scalar): 1 where data > scalar, else 0; no gradient."))
 
 
 # -------------------------------------------------------------------- zeros_like / ones_like
@@ -56,12 +56,12 @@ def _like_forward(layer):
 register(OpDef(
     name="zeros_like", aliases=("zeros_like",), params=(), inputs=_data_only,
     infer_shape=partial_dims(same_shape), forward=_like_forward(gluon.zeros_like_forward),
-    backward=None, doc="zeros_like(data): zeros of data's shape and dtype; no gradient."))
+    backward=None, shape_from_output=True, doc="zeros_like(data): zeros of data's shape and dtype; no gradient."))
 
 register(OpDef(
     name="ones_like", aliases=("ones_like",), params=(), inputs=_data_only,
     infer_shape=partial_dims(same_shape), forward=_like_forward(gluon.ones_like_forward),
-    backward=None, doc="ones_like(data): ones of data's shape and dtype; no gradient."))
+    backward=None, shape_from_output=True, doc="ones_like(data): ones of data's shape and dtype; no gradient."))
 
 
 # ---------------------------------------------------------------------------------- _arange

@@ -87,7 +87,7 @@ register(OpDef(
 register(OpDef(
     name="log_softmax", aliases=("log_softmax",), params=_SOFTMAX_PARAMS, inputs=_data_only,
     infer_shape=partial_dims(_softmax_infer_shape("log_softmax")), forward=_log_softmax_forward,
-    backward=_log_softmax_backward,
+    backward=_log_softmax_backward, shape_from_output=True,
     doc="log_softmax(data, axis=-1, temperature=None): (x - max) - log(sum exp(x - max))."))
 
 
@@ -112,7 +112,7 @@ register(OpDef(
     name="SoftmaxActivation", aliases=("SoftmaxActivation",),
     params=(Param("mode", "str", "instance", choices=("instance", "channel")),),
     inputs=_data_only, infer_shape=partial_dims(_softmax_activation_infer_shape),
-    forward=_softmax_activation_forward, backward=_softmax_activation_backward,
+    forward=_softmax_activation_forward, backward=_softmax_activation_backward, shape_from_output=True,
     doc="SoftmaxActivation(data, mode): 'instance' softmax over the last axis, 'channel' over axis 1."))
 
 
@@ -180,7 +180,7 @@ def _smooth_l1_backward(out_grads, cache, params):
 register(OpDef(
     name="smooth_l1", aliases=("smooth_l1",), params=(Param("scalar", "float", 1.0),),
     inputs=_data_only, infer_shape=partial_dims(same_shape), forward=_smooth_l1_forward,
-    backward=_smooth_l1_backward,
+    backward=_smooth_l1_backward, shape_from_output=True,
     doc="smooth_l1(data, scalar=sigma): Huber-like loss with threshold 1/sigma^2."))
 
 
@@ -208,7 +208,7 @@ register(OpDef(
 register(OpDef(
     name="make_loss", aliases=("make_loss",), params=(), inputs=_data_only,
     infer_shape=partial_dims(same_shape), forward=_make_loss_forward, backward=_make_loss_backward,
-    outputs=lambda params: ("loss",),
+    outputs=lambda params: ("loss",), shape_from_output=True,
     doc="make_loss(data): identity; gradient of ones (MXNet's deprecated argument-free loss head)."))
 
 
@@ -225,4 +225,5 @@ def _block_grad_backward(out_grads, cache, params):
 register(OpDef(
     name="BlockGrad", aliases=("BlockGrad", "stop_gradient"), params=(), inputs=_data_only,
     infer_shape=partial_dims(same_shape), forward=_block_grad_forward, backward=_block_grad_backward,
+    shape_from_output=True,
     doc="BlockGrad(data) / stop_gradient: identity forward, zero gradient."))

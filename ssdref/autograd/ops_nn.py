@@ -150,7 +150,7 @@ def _act_backward(out_grads, cache, p):
 register(OpDef(
     name="Activation", aliases=("Activation",),
     params=(Param("act_type", "str", REQUIRED, activation.ACT_TYPES),),
-    inputs=lambda p: ("data",), infer_shape=_same_shape, forward=_act_forward,
+    inputs=lambda p: ("data",), infer_shape=_same_shape, forward=_act_forward, shape_from_output=True,
     backward=_act_backward, doc="Activation (ssdref.layers.activation)"))
 
 

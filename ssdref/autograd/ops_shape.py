@@ -284,6 +284,7 @@ def _register_elemwise(name, op, aliases):
 
     register(OpDef(name=name, aliases=aliases, params=(), inputs=_lhs_rhs,
                    infer_shape=partial_dims(_elemwise_infer(name)), forward=forward, backward=backward,
+                   shape_from_output=True,
                    doc=f"{name}(lhs, rhs): elementwise {op}, equal shapes."))
 
 
@@ -351,7 +352,7 @@ def _register_scalar(op, camel):
         return [ew.scalar_backward(_head(out_grads, cache.out.shape, cache.out.dtype), cache)]
 
     register(OpDef(name=name, aliases=(name, camel), params=(Param("scalar", "float", 1.0),),
-                   inputs=_data_only, infer_shape=partial_dims(same_shape),
+                   inputs=_data_only, infer_shape=partial_dims(same_shape), shape_from_output=True,
                    forward=forward, backward=backward, doc=f"{name}(data, scalar)."))
 
 
@@ -373,5 +374,5 @@ def _copy_backward(out_grads, cache, params):
 
 register(OpDef(
     name="_copy", aliases=("_copy", "identity"), params=(), inputs=_data_only,
-    infer_shape=partial_dims(same_shape),
+    infer_shape=partial_dims(same_shape), shape_from_output=True,
     forward=_copy_forward, backward=_copy_backward, doc="_copy(data) / identity: y = x, dX = g."))

@@ -35,6 +35,10 @@ Contract for an OpDef (the op-definition modules `ops_*.py` register theirs with
   meaning "no gradient" (the executor writes zeros, as MXNet's ops without a gradient do).
   `out_grads` has one entry per visible output, None where no head gradient flows. Loss ops ignore
   them (MXNet's custom backward). `backward=None` means the op passes zero gradient to all inputs.
+- `shape_from_output`: optional, default False; True for MXNet's ElemwiseShape ops (Activation,
+  the scalar and elemwise_* arithmetic, log_softmax, BlockGrad...): a known output shape flows
+  back to every argument input, so a shape known only downstream reaches them (checked on MXNet:
+  softmax, Dropout, MakeLoss and the broadcast ops do not do it).
 - `backward_needs_mask`: optional, default False; when True the executor calls
   `backward(out_grads, cache, params, needed=[bool per argument input])` and the op may return
   None (skip the work) where needed is False: Convolution skips the data gradient of a first
@@ -188,6 +192,7 @@ class OpDef:
     update_aux: Callable | None = None
     train_writes: Callable[[dict], dict] | None = None
     backward_needs_mask: bool = False
+    shape_from_output: bool = False
     contrib: bool = False
     doc: str = ""
     param_index: dict = field(default_factory=dict, compare=False, repr=False)

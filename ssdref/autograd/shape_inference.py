@@ -62,7 +62,8 @@ def _merge_dtype(old, new, where: str):
 def propagate(nodes, seeds: dict, run_op, merge) -> dict:
     """Fixed point over the op nodes: `entry -> value` for every (node, output index) known.
 
-    run_op(node, in_values) -> (in_values, out_values); merge(old, new, where) -> refined or None.
+    run_op(node, in_values, out_values) -> (in_values, out_values); merge(old, new, where) -> refined
+    or None.
     """
     values = {(node, 0): seeds[node] for node in nodes if node.is_variable and node in seeds}
     ops = [node for node in nodes if not node.is_variable]
@@ -71,7 +72,8 @@ def propagate(nodes, seeds: dict, run_op, merge) -> dict:
         changed = False
         for node in ops:
             in_values = [values.get(entry) for entry in node.inputs]
-            new_in, new_out = run_op(node, list(in_values))
+            out_values = [values.get((node, j)) for j in range(len(node.output_names()))]
+            new_in, new_out = run_op(node, list(in_values), out_values)
             updates = [(entry, new, f"Incompatible attr in node {node.name} at {i}-th input")
                        for i, (entry, new) in enumerate(zip(node.inputs, new_in))]
             updates += [((node, j), new, f"Error in operator {node.name}: shape or type inconsistent "
@@ -84,15 +86,18 @@ def propagate(nodes, seeds: dict, run_op, merge) -> dict:
     return values
 
 
-def _run_shape(node, in_shapes):
+def _run_shape(node, in_shapes, out_shapes):
     try:
+        if node.op.shape_from_output and out_shapes[0] is not None:
+            for i in range(node.num_args()):
+                in_shapes[i] = _merge_shape(out_shapes[0], in_shapes[i], f"input {i}") or out_shapes[0]
         new_in, out = node.op.infer_shape(in_shapes, node.params)
     except ValueError as exc:
         raise ValueError(f"Error in operator {node.name}: {exc}") from None
     return new_in, out
 
 
-def _run_type(node, in_dtypes):
+def _run_type(node, in_dtypes, out_dtypes):
     try:
         return node.op.run_infer_type(in_dtypes, node.params)
     except TypeError as exc:

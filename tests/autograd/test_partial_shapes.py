@@ -114,3 +114,14 @@ def test_symbol_json_keeps_zero_shape_attrs_and_binds():
     assert exe.arg_dict["w"].shape == (8, 4, 3, 3) and exe.aux_dict["bn_moving_var"].shape == (8,)
     exe.aux_dict["bn_moving_var"][...] = 1
     assert np.isfinite(exe.forward()[0]).all()
+
+
+def test_shape_known_only_downstream_flows_back_through_elementwise_ops():
+    relu = mx.sym.Activation(mx.sym.Variable("v", shape=(2, 0)), act_type="relu", name="relu")
+    out = relu * 2 + mx.sym.Variable("b", shape=(0, 3))
+    assert out.infer_shape(b=(2, 3))[0] == [(2, 3), (2, 3)]
+
+
+def test_softmax_does_not_take_its_shape_from_downstream_as_in_mxnet():
+    out = mx.sym.softmax(mx.sym.Variable("v")) + mx.sym.Variable("b", shape=(2, 3))
+    assert out.infer_shape_partial()[0] == [(), (2, 3)]

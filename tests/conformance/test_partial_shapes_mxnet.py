@@ -75,6 +75,35 @@ def _backward_fill(m):
     return relu + m.sym.Variable("b", shape=(0, 3))
 
 
+# Whether an op passes a known output shape back to its inputs (MXNet's ElemwiseShape) or not.
+_UNARY = {
+    "Activation": lambda m, v: m.sym.Activation(v, act_type="relu"),
+    "Dropout": lambda m, v: m.sym.Dropout(v),
+    "BlockGrad": lambda m, v: m.sym.BlockGrad(v),
+    "MakeLoss": lambda m, v: m.sym.MakeLoss(v),
+    "make_loss": lambda m, v: m.sym.make_loss(v),
+    "mul_scalar": lambda m, v: v * 2,
+    "rdiv_scalar": lambda m, v: 2 / v,
+    "power_scalar": lambda m, v: v ** 2,
+    "smooth_l1": lambda m, v: m.sym.smooth_l1(v, scalar=1.0),
+    "softmax": lambda m, v: m.sym.softmax(v),
+    "log_softmax": lambda m, v: m.sym.log_softmax(v),
+    "SoftmaxActivation": lambda m, v: m.sym.SoftmaxActivation(v),
+    "elemwise_mul": lambda m, v: v * m.sym.Variable("w"),
+    "broadcast_add": lambda m, v: m.sym.broadcast_add(v, m.sym.Variable("w", shape=(1,))),
+    "BatchNorm": lambda m, v: m.sym.BatchNorm(v, name="bn"),
+    "global_Pooling": lambda m, v: m.sym.Pooling(v, kernel=(1, 1), global_pool=True),
+    "SoftmaxOutput": lambda m, v: m.sym.SoftmaxOutput(v, name="so"),
+}
+
+
+def _downstream(op):
+    def build(m):
+        return m.sym.elemwise_add(_UNARY[op](m, m.sym.Variable("v")),
+                                  m.sym.Variable("b", shape=(2, 3, 4, 4)), name="sum")
+    return build
+
+
 def _empty_shape_attr(m):
     return m.sym.Activation(m.sym.Variable("v", shape=()), act_type="relu", name="relu")
 
@@ -107,9 +136,8 @@ CASES = [
     ("elemwise_add_merges_partials", _add, {}),
     ("concat_of_partials", _concat, {}),
     ("softmax_output_label", _softmax, {"data": (2, 7)}),
-    pytest.param("known_dims_flow_backwards", _backward_fill, {}, marks=pytest.mark.xfail(
-        strict=True, reason="ssdref's OpDef.infer_shape sees no output shapes, so a shape known "
-                            "only downstream does not reach an Activation's input (MXNet's does)")),
+    ("known_dims_flow_backwards", _backward_fill, {}),
+    *[(f"shape_known_downstream_{op}", _downstream(op), {}) for op in _UNARY],
     ("empty_shape_attr_is_unknown", _empty_shape_attr, {}),
     ("empty_shape_kwarg_is_unknown", _empty_shape_attr, {"v": ()}),
     ("empty_shape_kwarg_beside_a_partial_attr", _relu, {"v": ()}),
