@@ -178,11 +178,13 @@ DECODE = "_contrib_box_decode"
 
 def _box_decode_infer_shape(in_shapes, params):
     data, anchors = in_shapes
-    if data is not None and (len(data) != 3 or data[2] not in (None, 4)):
+    if data is None:  # MXNet checks the rank before it could defer, even in infer_shape_partial
+        fail(DECODE, "data must have shape (batch, num_boxes, 4), got an unknown shape")
+    if len(data) != 3 or data[2] not in (None, 4):
         fail(DECODE, f"data must have shape (batch, num_boxes, 4), got {tuple(data)}")
     if anchors is not None and (len(anchors) < 3 or anchors[-1] not in (None, 4)):
         fail(DECODE, f"anchors must have 3 or more dimensions, 4 values last, got {tuple(anchors)}")
-    return list(in_shapes), [None if data is None else tuple(data)]
+    return list(in_shapes), [tuple(data)]
 
 
 def _box_decode_forward(inputs, aux, params, is_train):

@@ -210,6 +210,9 @@ register(OpDef(
 # ---------------------------------------------------------------- L2Normalization
 def _l2n_infer_shape(in_shapes, p):
     data = in_shapes[0]
+    if data is None and p["mode"] == "channel":  # MXNet checks the rank before it could defer
+        raise ValueError("L2Normalization: data must have at least 3 dimensions in channel mode, "
+                         "got an unknown shape (MXNet raises here even in infer_shape_partial)")
     if data is not None and p["mode"] != "instance" and len(data) < 3:
         raise ValueError(f"L2Normalization: data must have at least 3 dimensions in {p['mode']} "
                          f"mode, got shape {tuple(data)}")

@@ -125,3 +125,10 @@ def test_shape_known_only_downstream_flows_back_through_elementwise_ops():
 def test_softmax_does_not_take_its_shape_from_downstream_as_in_mxnet():
     out = mx.sym.softmax(mx.sym.Variable("v")) + mx.sym.Variable("b", shape=(2, 3))
     assert out.infer_shape_partial()[0] == [(), (2, 3)]
+
+
+def test_l2normalization_channel_mode_raises_on_an_unknown_input_as_mxnet_does():
+    norm = mx.sym.L2Normalization(mx.sym.Variable("data"), mode="channel", name="norm")
+    with pytest.raises(ValueError, match="unknown shape"):
+        norm.infer_shape_partial()
+    assert norm.infer_shape_partial(data=(0, 4, 3, 3))[1] == [(0, 4, 3, 3)]

@@ -5,6 +5,7 @@ the zeros in. Each case builds the same symbol in MXNet and in ssdref and compar
 answers: the partial lists, infer_shape's lists (or its None and warning), and the shapes
 simple_bind allocates (or that both refuse).
 """
+import ast
 import json
 import warnings
 
@@ -104,6 +105,15 @@ def _downstream(op):
     return build
 
 
+def _l2norm_channel(m):
+    return m.sym.L2Normalization(m.sym.Variable("data"), mode="channel", name="norm")
+
+
+def _box_decode(m):
+    return m.sym.contrib.box_decode(m.sym.Variable("data"), m.sym.Variable("anchors", shape=(1, 0, 4)),
+                                    name="decode")
+
+
 def _empty_shape_attr(m):
     return m.sym.Activation(m.sym.Variable("v", shape=()), act_type="relu", name="relu")
 
@@ -138,6 +148,11 @@ CASES = [
     ("softmax_output_label", _softmax, {"data": (2, 7)}),
     ("known_dims_flow_backwards", _backward_fill, {}),
     *[(f"shape_known_downstream_{op}", _downstream(op), {}) for op in _UNARY],
+    ("l2norm_channel_unknown_data_raises", _l2norm_channel, {}),
+    ("l2norm_channel_partial_data", _l2norm_channel, {"data": (0, 4, 3, 3)}),
+    ("box_decode_unknown_data_raises", _box_decode, {}),
+    ("box_decode_partial_data", _box_decode, {"data": (1, 0, 4)}),
+    ("box_decode_data", _box_decode, {"data": (1, 6, 4)}),
     ("empty_shape_attr_is_unknown", _empty_shape_attr, {}),
     ("empty_shape_kwarg_is_unknown", _empty_shape_attr, {"v": ()}),
     ("empty_shape_kwarg_beside_a_partial_attr", _relu, {"v": ()}),
@@ -199,3 +214,28 @@ def test_gluon_like_chain_runs_after_binding_from_the_data_shape_alone(mx):
     got = exe.forward(is_train=False)[0]
     expected = exe_mx.forward(is_train=False)[0].asnumpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, side", [("ssd_300_vgg16_atrous_voc", 300), ("ssd_512_resnet50_v1_voc", 512),
+                                        ("ssd_512_mobilenet1.0_voc", 512)])
+def test_gluoncv_exports_get_mxnets_shapes_from_the_data_shape_alone(mx, tmp_path, name, side):
+    """GluonCV declares (C_out, 0, kh, kw) weights and (0,) BatchNorm shapes: the issue 20 case."""
+    try:
+        from gluoncv import model_zoo
+    except ImportError as exc:
+        pytest.skip(f"gluoncv not importable: {exc} (`make conformance` installs it)")
+    net = model_zoo.get_model(name, pretrained=False, pretrained_base=False)
+    net.initialize()
+    net.hybridize()
+    net(mx.nd.zeros((1, 3, side, side)))
+    net.export(str(tmp_path / name))
+    text = (tmp_path / f"{name}-symbol.json").read_text(encoding="utf-8")
+    declared = [n["attrs"]["__shape__"] for n in json.loads(text)["nodes"] if "__shape__" in n.get("attrs", {})]
+    assert any(0 in ast.literal_eval(shape) for shape in declared)
+    shapes = {"data": (1, 3, side, side)}
+    expected = mx.sym.load_json(text).infer_shape(**shapes)
+    ours = ssdref.sym.load_json(text)
+    assert ours.infer_shape(**shapes) == expected
+    exe = ours.simple_bind(None, grad_req="null", **shapes)
+    assert [a.shape for a in exe.arg_arrays] == expected[0]
+    assert [a.shape for a in exe.aux_arrays] == expected[2]
