@@ -15,6 +15,11 @@ Conventions that bite:
     `_<size>` suffix (demo.py loads `prefix + "_" + str(data_shape)`), else the images' own size
     when all are square and alike; otherwise a ValueError asks for it. Never a silent 300.
   * Detections are the raw (B, A, 6) MultiBoxDetection rows, one image per batch row.
+  * A GluonCV export (no MultiBoxDetection; `_contrib_box_nms` and three outputs: class ids,
+    scores, boxes in input pixels) runs as it is, fed GluonCV's way (ImageNet mean and std) unless
+    mean_pixels is given; its rows are [id, score, box / input size] in the same (B, K, 6) layout
+    (-1 rows where box_nms filled them). Its NMS is box_nms: the MultiBoxDetection overrides are
+    refused.
 """
 from __future__ import annotations
 
@@ -23,11 +28,12 @@ import re
 
 import numpy as np
 
-from ssdref.io.images import (MEAN_PIXELS, check_image, preprocess, read_image,  # noqa: F401
-                              resize_bilinear)
+from ssdref.io.images import (GLUONCV_MEAN_PIXELS, GLUONCV_STD_PIXELS, MEAN_PIXELS,  # noqa: F401
+                              check_image, preprocess, read_image, resize_bilinear)
 from ssdref.io.mxnet_params import checkpoint_params_path, load_params
 
 DETECTION_OP = "_contrib_MultiBoxDetection"
+GLUONCV_NMS_OP = "_contrib_box_nms"
 NMS_OVERRIDES = ("nms_threshold", "force_suppress", "nms_topk")
 _OP = "run-checkpoint"
 
@@ -49,6 +55,11 @@ def deploy_symbol(symbol, **overrides):
         raise TypeError(f"{_OP}: overrides must be among {NMS_OVERRIDES}, got {sorted(unknown)}")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     nodes = [n for n in symbol._nodes() if n.op is not None and n.op.name == DETECTION_OP]
+    if not nodes and is_gluoncv(symbol):
+        if overrides:
+            raise ValueError(f"{_OP}: {sorted(overrides)} are MultiBoxDetection's parameters; a "
+                             f"GluonCV export's NMS is its {GLUONCV_NMS_OP} node, got {overrides}")
+        return symbol
     if not nodes:
         raise ValueError(f"{_OP}: symbol must contain a {DETECTION_OP} node (an SSD train or deploy "
                          f"symbol), got outputs {symbol.list_outputs()}")
@@ -66,6 +77,22 @@ def deploy_symbol(symbol, **overrides):
     attrs.update(overrides)
     return sym.contrib.MultiBoxDetection(cls_prob, Symbol([loc_entry]), Symbol([anchor_entry]),
                                          name=detection.name, **attrs)
+
+
+def is_gluoncv(symbol) -> bool:
+    """A GluonCV SSD export: a box_nms node, no MultiBoxDetection, outputs (ids, scores, boxes)."""
+    ops = {n.op.name for n in symbol._nodes() if n.op is not None}
+    return GLUONCV_NMS_OP in ops and DETECTION_OP not in ops and len(symbol.list_outputs()) == 3
+
+
+def gluoncv_rows(ids, scores, boxes, data_shape) -> np.ndarray:
+    """GluonCV's (B, K, 1) ids, (B, K, 1) scores and (B, K, 4) pixel boxes as (B, K, 6) rows with
+    boxes over the input size (MultiBoxDetection's normalized corners)."""
+    height, width = (data_shape if isinstance(data_shape, (tuple, list)) else (data_shape, data_shape))
+    size = np.array([width, height, width, height], np.float32)
+    rows = np.concatenate([np.asarray(ids), np.asarray(scores), np.asarray(boxes) / size], axis=2)
+    rows[np.asarray(ids)[..., 0] < 0] = -1               # box_nms's -1 fill stays a -1 row
+    return rows.astype(np.float32)
 
 
 def checkpoint_paths(prefix, epoch) -> tuple:
@@ -147,7 +174,12 @@ def detect(symbol, arg_params, aux_params, images, data_shape, *, mean_pixels=ME
     mean = np.asarray(mean_pixels, np.float64)
     if mean.shape != (3,) or not np.all(np.isfinite(mean)):
         raise ValueError(f"{_OP}: mean_pixels must be 3 finite numbers (R, G, B), got {mean_pixels!r}")
-    data = np.concatenate([preprocess(image, data_shape, mean_pixels, resize) for image in images])
+    gluoncv = is_gluoncv(symbol)
+    std_pixels = None
+    if gluoncv and tuple(mean_pixels) == MEAN_PIXELS:          # not given: GluonCV's own transform
+        mean_pixels, std_pixels = GLUONCV_MEAN_PIXELS, GLUONCV_STD_PIXELS
+    data = np.concatenate([preprocess(image, data_shape, mean_pixels, resize, std_pixels)
+                           for image in images])
     executor = symbol.simple_bind(grad_req="null", data=data.shape)
     missing = missing_params(executor, arg_params, aux_params)
     if missing and not allow_missing:
@@ -160,7 +192,8 @@ def detect(symbol, arg_params, aux_params, images, data_shape, *, mean_pixels=ME
     except ValueError as exc:
         raise ValueError(f"{_OP}: the .params file must fit the symbol at data_shape {data_shape}, "
                          f"got {exc}") from None
-    return executor.forward(is_train=False, data=data)[0]
+    outputs = executor.forward(is_train=False, data=data)
+    return gluoncv_rows(*outputs, data_shape) if gluoncv else outputs[0]
 
 
 def run_checkpoint(prefix, epoch, image, *, data_shape=None, mean_pixels=MEAN_PIXELS,

@@ -23,6 +23,9 @@ import os
 import numpy as np
 
 MEAN_PIXELS = (123.0, 117.0, 104.0)
+# GluonCV's transforms: RGB / 255, minus the ImageNet mean, over the ImageNet std (in 0..255 units)
+GLUONCV_MEAN_PIXELS = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+GLUONCV_STD_PIXELS = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 RESIZE_METHODS = ("bilinear", "opencv")
 IMAGE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _OP = "run-checkpoint"
@@ -150,8 +153,9 @@ def _height_width(data_shape) -> tuple:
     return int(data_shape), int(data_shape)
 
 
-def preprocess(image, data_shape, mean_pixels=MEAN_PIXELS, resize="bilinear") -> np.ndarray:
-    """(3, H, W) RGB 0..255 -> network input (1, 3, S, S) float32: resize, minus the mean pixel.
+def preprocess(image, data_shape, mean_pixels=MEAN_PIXELS, resize="bilinear", std_pixels=None) -> np.ndarray:
+    """(3, H, W) RGB 0..255 -> network input (1, 3, S, S) float32: resize, minus the mean pixel,
+    divided by std_pixels when given (GluonCV's models: ImageNet mean and std, GLUONCV_*).
 
     data_shape: S, or (height, width); resize: 'bilinear' or 'opencv' (module docstring)."""
     if resize not in RESIZE_METHODS:
@@ -160,4 +164,6 @@ def preprocess(image, data_shape, mean_pixels=MEAN_PIXELS, resize="bilinear") ->
     scale = resize_opencv if resize == "opencv" else resize_bilinear
     resized = scale(np.asarray(image, np.float32), height, width)
     mean = np.asarray(mean_pixels, np.float32).reshape(3, 1, 1)
-    return (resized - mean)[None].astype(np.float32)
+    if std_pixels is None:
+        return (resized - mean)[None].astype(np.float32)
+    return ((resized - mean) / np.asarray(std_pixels, np.float32).reshape(3, 1, 1))[None].astype(np.float32)

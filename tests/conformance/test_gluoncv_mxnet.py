@@ -120,3 +120,33 @@ def test_box_nms_is_bit_exact_on_mxnets_own_nms_inputs(exports, mx, name):
     parsed = opdef.parse_params({k: v for k, v in attrs.items() if not k.startswith("__")})
     ours, _ = opdef.forward([nms_in], [], parsed, False)
     assert ours[0].tobytes() == nms_out.tobytes()
+
+
+@pytest.mark.slow
+def test_run_checkpoint_runs_a_gluoncv_export_as_mxnet_does(exports, mx, tmp_path):
+    """Issue 20 item 4: `ssdref run-checkpoint` on a GluonCV export (calibrated weights saved in
+    MXNet's .params format), fed GluonCV's way, gives MXNet's detections in MultiBoxDetection's row
+    layout (boxes over the input size)."""
+    from ssdref.io import save_params
+    from ssdref.io.checkpoint import run_checkpoint
+    from ssdref.io.images import GLUONCV_MEAN_PIXELS, GLUONCV_STD_PIXELS, preprocess
+
+    name, side = MODELS[0]
+    prefix, _ = exports[name]
+    net = ssdref.sym.load(prefix + "-symbol.json")
+    args, aux = calibrated_weights(net, data_shape=side, seed=0)
+    ours_prefix = str(tmp_path / name)
+    (tmp_path / f"{name}-symbol.json").write_text(open(prefix + "-symbol.json").read())
+    save_params(f"{ours_prefix}-0000.params", args, aux)
+    image = np.random.default_rng(3).integers(0, 256, (3, side, side)).astype(np.float32)
+    rows = run_checkpoint(ours_prefix, 0, image)
+    data = preprocess(image, side, GLUONCV_MEAN_PIXELS, "bilinear", GLUONCV_STD_PIXELS)
+    theirs = mx.sym.load(prefix + "-symbol.json").bind(
+        mx.cpu(), {**{k: mx.nd.array(v) for k, v in args.items()}, "data": mx.nd.array(data)},
+        aux_states={k: mx.nd.array(v) for k, v in aux.items()}, grad_req="null")
+    ids, scores, boxes = (o.asnumpy() for o in theirs.forward(is_train=False))
+    expected = np.concatenate([ids[0], scores[0], boxes[0] / side], axis=1)
+    valid = expected[:, 0] >= 0
+    assert valid.sum() > 0
+    assert_detections_equal(rows[0], expected, score_tol=SCORE_RTOL * expected[valid, 1].max(),
+                            box_tol=BOX_RTOL)
