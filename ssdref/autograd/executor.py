@@ -81,7 +81,7 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, **kwargs) ->
                if shape_of.get((n, 0)) is None or 0 in shape_of[(n, 0)]]
     if unknown:
         given = "\n".join(f"{k}: {v}" for k, v in shapes.items())
-        listing = ", ".join(f"{n.name}: {shape_of.get((n, 0))}" for n in unknown)
+        listing = ", ".join(f"{n.name}: {_mxnet_shape(shape_of.get((n, 0)))}" for n in unknown)
         raise RuntimeError(f"simple_bind error. Arguments:\n{given}\nInferShape pass cannot decide "
                            "shapes for the following arguments (-1 means unknown dimensions). Please "
                            f"consider providing them as inputs:\n{listing}")
@@ -94,6 +94,11 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, **kwargs) ->
     grads = [zeros(n) if req != "null" else None for n, req in zip(arg_nodes, reqs)]
     aux = [zeros(n) for n in aux_nodes]
     return Executor(symbol, args, grads, reqs, aux)
+
+
+def _mxnet_shape(shape) -> str:
+    """A shape as MXNet's InferShape error prints it: None, or `[-1,4,5,5]` (-1: unknown dim)."""
+    return "None" if shape is None else "[" + ",".join(str(d) if d else "-1" for d in shape) + "]"
 
 
 def bind(symbol, ctx, args, args_grad=None, grad_req="write", aux_states=None) -> "Executor":

@@ -132,3 +132,9 @@ def test_l2normalization_channel_mode_raises_on_an_unknown_input_as_mxnet_does()
     with pytest.raises(ValueError, match="unknown shape"):
         norm.infer_shape_partial()
     assert norm.infer_shape_partial(data=(0, 4, 3, 3))[1] == [(0, 4, 3, 3)]
+
+
+def test_simple_bind_error_prints_unknown_dims_as_minus_one_like_mxnet():
+    with pytest.raises(RuntimeError) as info:
+        _conv().simple_bind(None)
+    assert str(info.value).endswith("inputs:\ndata: None, w: [8,-1,3,3], conv_bias: None")
