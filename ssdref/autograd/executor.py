@@ -17,7 +17,8 @@ walks the same list in reverse calling OpDef.backward. Conventions that bite:
   as it is computed, in forward and backward, with MXNet's names (`autograd/monitoring.py`);
   the name is a str and the array a read-only view (MXNet passes a bytes name and an NDArray
   handle); hidden outputs (BatchNorm's mean/var, max Pooling's workspace, L2Normalization's
-  norm, Dropout's mask) and MXNet's gradient-plumbing nodes (sum_grad, zeros) are not reported.
+  norm, Dropout's mask), MXNet's gradient-plumbing nodes (sum_grad, zeros) and, with
+  monitor_all, the inputs of backward nodes are not reported.
 """
 from __future__ import annotations
 
