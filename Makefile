@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q 'torch==2.13.0'
-	$(PY) -m pip install -q -e '.[dev,plot,progress,cuda,interop,notebook]'
+	$(PY) -m pip install -q -e '.[dev,plot,progress,cuda,interop,notebook,opencv]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -82,7 +82,8 @@ def test_save_with_another_suffix_is_a_usage_error(tmp_path, capsys):
 
 
 def test_several_images_draw_one_png_each_into_a_folder(tmp_path, capsys, image):
-    pytest.importorskip("matplotlib", reason="the drawing needs matplotlib (extra 'plot')")
+    from tests.optional_deps import require
+    require("matplotlib", "plot")
     folder = _images_folder(tmp_path, image)
     code, _, _ = _cli([PREFIX, EPOCH, folder, "--out", tmp_path / "drawn.png"], capsys)
     assert code == 0
@@ -179,8 +180,8 @@ def test_resize_opencv_without_opencv_is_a_one_line_error(monkeypatch, capsys):
 
 # OpenCV is not a declared extra (opencv-python-headless is ~50 MB): its tests skip without it.
 def _cv2():
-    return pytest.importorskip("cv2", reason="--resize opencv needs opencv-python-headless, not a "
-                                             "declared extra: pip install opencv-python-headless")
+    from tests.optional_deps import require
+    return require("cv2", "opencv")
 
 
 def test_resize_opencv_is_cv2_resize_inter_linear_on_uint8(image):
