@@ -16,9 +16,9 @@ walks the same list in reverse calling OpDef.backward. Conventions that bite:
 - set_monitor_callback(callback, monitor_all) calls callback(name, array) for every op output
   as it is computed, in forward and backward, with MXNet's names (`autograd/monitoring.py`);
   the name is a str and the array a read-only view (MXNet passes a bytes name and an NDArray
-  handle); hidden outputs (BatchNorm's mean/var, max Pooling's workspace, L2Normalization's
-  norm, Dropout's mask), MXNet's gradient-plumbing nodes (sum_grad, zeros) and, with
-  monitor_all, the inputs of backward nodes are not reported.
+  handle); of the hidden outputs only BatchNorm's mean/var and L2Normalization's norm are
+  reported (not max Pooling's MKLDNN workspace nor Dropout's mask); MXNet's gradient-plumbing
+  nodes (sum_grad, zeros) and, with monitor_all, the inputs of backward nodes are not.
 """
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ class Executor:
                 monitoring.report_inputs(self._monitor[0], node, inputs + aux)
             outs, cache = node.op.forward(inputs, aux, node.params, is_train)
             if self._monitor is not None:
-                monitoring.report(self._monitor[0], monitoring.output_names(node), outs)
+                monitoring.report_outputs(self._monitor[0], node, outs, cache)
             for j, out in enumerate(outs):
                 values[(node, j)] = out
             if is_train:

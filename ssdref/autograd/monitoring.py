@@ -2,7 +2,9 @@
 
 Mirrors: src/executor/graph_executor.cc (ExecuteMonInputCallback, ExecuteMonOutputCallback) and
 python/mxnet/executor.py set_monitor_callback (1.9.1). Conventions that bite (checked on MXNet):
-- an output is `<node>_<output name>` as list_outputs names it (`conv1_1_output`, `n_loss`);
+- an output is `<node>_<output name>` as list_outputs names it (`conv1_1_output`, `n_loss`),
+  followed by the hidden outputs (`bn1_mean`, `bn1_var`: the batch or moving mean and
+  1 / sqrt(var + eps); `l2_norm`) that the OpDef's monitor_hidden reads from the cache;
 - with monitor_all, each input is `<node>_<input name>` *before* the op runs, preceded by the
   variable's own name when the input is a variable (`data`, then `conv1_1_data`); the input
   name is the op's FListInputNames (`data`, `lhs`, `weight`), but ops that register none say
@@ -53,6 +55,14 @@ def report(callback, names, arrays):
         view = np.asarray(array).view()
         view.flags.writeable = False
         callback(name, view)
+
+
+def report_outputs(callback, node, outputs, cache):
+    """An op node's visible outputs, then the hidden ones its OpDef reads from the cache."""
+    report(callback, output_names(node), outputs)
+    if node.op.monitor_hidden is not None:
+        hidden = node.op.monitor_hidden(cache, node.params)
+        report(callback, [f"{node.name}_{name}" for name, _ in hidden], [array for _, array in hidden])
 
 
 def report_inputs(callback, node, arrays):

@@ -179,6 +179,11 @@ def _bn_forward(inputs, aux, p, is_train):
     return ([y, mean, invstd] if p["output_mean_var"] else [y]), cache
 
 
+def _bn_monitor_hidden(cache, p):
+    # MXNet's hidden `var` holds 1 / sqrt(var + eps), as the visible one of output_mean_var does.
+    return [] if p["output_mean_var"] else [("mean", cache.mean), ("var", cache.invstd)]
+
+
 def _bn_backward(out_grads, cache, p):
     if out_grads[0] is None:
         return [None, None, None]
@@ -201,7 +206,7 @@ register(OpDef(
     outputs=lambda p: ("output", "mean", "var") if p["output_mean_var"] else ("output",),
     num_hidden_outputs=lambda p: 0 if p["output_mean_var"] else 2,
     infer_shape=_bn_infer_shape, forward=_bn_forward, backward=_bn_backward,
-    update_aux=_bn_update_aux,
+    update_aux=_bn_update_aux, monitor_hidden=_bn_monitor_hidden,
     # MXNet 1.9.1 writes 1.0 into the bound gamma array in a training forward with fix_gamma.
     train_writes=lambda p: {"gamma": 1.0} if p["fix_gamma"] else {},
     doc="BatchNorm (ssdref.layers.batchnorm)"))
@@ -219,6 +224,16 @@ def _l2n_infer_shape(in_shapes, p):
     return _same_shape(in_shapes, p)
 
 
+def _l2n_monitor_hidden(cache, p):
+    """The norm as MXNet shapes it: (N,) instance, (N, 1, *spatial) channel, (N, C) spatial."""
+    norm = cache.norm
+    if p["mode"] == "instance":
+        return [("norm", norm.reshape(norm.shape[0]))]
+    if p["mode"] == "spatial":
+        return [("norm", norm.reshape(norm.shape[:2]))]
+    return [("norm", norm)]
+
+
 def _l2n_forward(inputs, aux, p, is_train):
     y, cache = dispatch(l2norm.l2norm_forward)(inputs[0], mode=p["mode"], eps=p["eps"])
     return [y], cache
@@ -234,7 +249,7 @@ register(OpDef(
     name="L2Normalization", aliases=("L2Normalization",),
     params=(Param("eps", "float", 1e-10), Param("mode", "str", "instance", l2norm.MODES)),
     inputs=lambda p: ("data",), infer_shape=_l2n_infer_shape, forward=_l2n_forward,
-    backward=_l2n_backward, num_hidden_outputs=lambda p: 1,
+    backward=_l2n_backward, num_hidden_outputs=lambda p: 1, monitor_hidden=_l2n_monitor_hidden,
     doc="L2Normalization (ssdref.layers.l2norm)"))
 
 

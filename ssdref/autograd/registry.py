@@ -39,6 +39,9 @@ Contract for an OpDef (the op-definition modules `ops_*.py` register theirs with
   the scalar and elemwise_* arithmetic, log_softmax, BlockGrad...): a known output shape flows
   back to every argument input, so a shape known only downstream reaches them (checked on MXNet:
   softmax, Dropout, MakeLoss and the broadcast ops do not do it).
+- `monitor_hidden(cache, params) -> list[(name, array)]`: optional; the hidden outputs MXNet's
+  monitor reports after the visible ones (BatchNorm's `mean`/`var`, L2Normalization's `norm`),
+  read from the forward cache, with MXNet's shapes.
 - `backward_needs_mask`: optional, default False; when True the executor calls
   `backward(out_grads, cache, params, needed=[bool per argument input])` and the op may return
   None (skip the work) where needed is False: Convolution skips the data gradient of a first
@@ -193,6 +196,7 @@ class OpDef:
     train_writes: Callable[[dict], dict] | None = None
     backward_needs_mask: bool = False
     shape_from_output: bool = False
+    monitor_hidden: Callable | None = None
     contrib: bool = False
     doc: str = ""
     param_index: dict = field(default_factory=dict, compare=False, repr=False)

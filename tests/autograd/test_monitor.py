@@ -157,3 +157,22 @@ def test_one_monitor_on_two_executors():
     first.forward()
     second.forward()
     assert [name for _, name, _ in monitor.toc()] == ["fc_output", "fc_output"]
+
+
+@pytest.mark.parametrize("is_train", [False, True])
+def test_hidden_outputs_follow_the_visible_ones_batchnorm_var_as_invstd(is_train):
+    x = mx.sym.BatchNorm(mx.sym.Variable("data"), eps=1e-3, fix_gamma=False, name="bn")
+    net = mx.sym.L2Normalization(x, mode="instance", name="l2")
+    exe = net.simple_bind(None, data=(2, 3, 2, 2))
+    data = np.random.default_rng(1).uniform(-1, 1, (2, 3, 2, 2)).astype(np.float32)
+    exe.arg_dict["data"][...] = data
+    exe.aux_dict["bn_moving_mean"][...] = 0.5
+    exe.aux_dict["bn_moving_var"][...] = 2
+    seen = _record(exe, is_train=is_train)
+    assert [name for name, _ in seen] == ["bn_output", "bn_mean", "bn_var", "l2_output", "l2_norm"]
+    stats = dict(seen)
+    mean, var = (data.mean(axis=(0, 2, 3)), data.var(axis=(0, 2, 3))) if is_train else (0.5, 2.0)
+    np.testing.assert_allclose(stats["bn_mean"], np.broadcast_to(mean, (3,)), rtol=1e-5)
+    np.testing.assert_allclose(stats["bn_var"], 1 / np.sqrt(np.broadcast_to(var, (3,)) + 1e-3), rtol=1e-5)
+    bn_out = stats["bn_output"].reshape(2, -1)
+    np.testing.assert_allclose(stats["l2_norm"], np.sqrt((bn_out ** 2).sum(axis=1) + 1e-10), rtol=1e-5)

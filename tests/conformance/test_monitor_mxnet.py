@@ -26,7 +26,7 @@ GRAPHS = {"plain": {}, "batchnorm_maxpool": {"batchnorm": True, "pool_type": "ma
 TOC_PATTERN = dict(pattern=".*weight|.*backward.*", sort=True)
 # What each side has that the other has not, by design (ssdref/autograd/executor.py's docstring):
 # MXNet's hidden outputs and gradient plumbing; ssdref's explicit elementwise-add gradient node.
-MXNET_ONLY = {"bn1_mean", "bn1_var", "pool1_workspace", "sum_grad_output", "zeros_without_dtype_output"}
+MXNET_ONLY = {"pool1_workspace", "sum_grad_output", "zeros_without_dtype_output"}
 SSDREF_ONLY = {"_plus0_backward_output0", "_plus0_backward_output1"}
 
 
@@ -43,6 +43,15 @@ def _graph(m, batchnorm=False, pool_type="avg"):
         return m.sym.SoftmaxOutput(x, name="softmax")
 
 
+def _norm_graph(m):
+    """The ops with hidden outputs ssdref reports: BatchNorm's mean/var, L2Normalization's norm."""
+    with m.name.NameManager():
+        x = m.sym.BatchNorm(m.sym.Variable("data"), fix_gamma=False, eps=1e-3, name="bn1")
+        x = m.sym.L2Normalization(x, mode="channel", name="l2_channel")
+        x = m.sym.L2Normalization(x, mode="spatial", name="l2_spatial")
+        return m.sym.L2Normalization(x, mode="instance", name="l2_instance")
+
+
 def _fill(exe, write):
     """The same parameters on both sides: write(dict, name, value) for args, then aux."""
     rng = np.random.default_rng(7)
@@ -53,7 +62,7 @@ def _fill(exe, write):
         write(exe.aux_dict, name, rng.uniform(0.5, 1.5, array.shape).astype(np.float32))
 
 
-def _callback_log(exe, monitor_all, unwrap=None):
+def _callback_log(exe, monitor_all, unwrap=None, is_train=False):
     seen = []
 
     def callback(name, array):
@@ -62,7 +71,7 @@ def _callback_log(exe, monitor_all, unwrap=None):
         seen.append((name, np.array(array)))
 
     exe.set_monitor_callback(callback, monitor_all)
-    exe.forward(is_train=False)
+    exe.forward(is_train=is_train)
     return seen
 
 
@@ -76,7 +85,8 @@ def _monitor_step(monitor_class, exe, **kwargs):
 
 
 def _ssdref_exe(graph):
-    exe = _graph(ssdref, **GRAPHS[graph]).simple_bind(None, data=SHAPE)
+    symbol = _norm_graph(ssdref) if graph == "norms" else _graph(ssdref, **GRAPHS[graph])
+    exe = symbol.simple_bind(None, data=SHAPE)
     _fill(exe, lambda d, name, value: d[name].__setitem__(Ellipsis, value))
     return exe
 
@@ -86,7 +96,8 @@ def mxnet_side(path):
     import mxnet as mx
 
     def bound(graph):
-        exe = _graph(mx, **GRAPHS[graph]).simple_bind(mx.cpu(), data=SHAPE)
+        symbol = _norm_graph(mx) if graph == "norms" else _graph(mx, **GRAPHS[graph])
+        exe = symbol.simple_bind(mx.cpu(), data=SHAPE)
         _fill(exe, lambda d, name, value: d[name].__setitem__(slice(None), value))
         return exe
 
@@ -95,6 +106,8 @@ def mxnet_side(path):
         return name.decode(), array.asnumpy()
 
     answers = {f"callback_{flag}": _callback_log(bound("plain"), flag, unwrap) for flag in (False, True)}
+    for is_train in (False, True):
+        answers[f"norms_{is_train}"] = _callback_log(bound("norms"), False, unwrap, is_train)
     for graph in GRAPHS:
         answers[f"toc_{graph}"] = _monitor_step(mx.mon.Monitor, bound(graph))
     answers["toc_pattern"] = _monitor_step(mx.mon.Monitor, bound("plain"), **TOC_PATTERN)
@@ -120,6 +133,17 @@ def test_callback_reports_mxnets_names_and_values_in_order(mxnet_answers, monito
     got = _callback_log(_ssdref_exe("plain"), monitor_all)
     assert [name for name, _ in got] == [name for name, _ in expected]
     for (name, value), (_, reference) in zip(got, expected):
+        np.testing.assert_allclose(value, reference, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("is_train", [False, True])
+def test_hidden_outputs_batchnorm_mean_var_and_l2_norm_match_mxnet(mxnet_answers, is_train):
+    expected = mxnet_answers[f"norms_{is_train}"]
+    got = _callback_log(_ssdref_exe("norms"), False, is_train=is_train)
+    assert [name for name, _ in got] == [name for name, _ in expected]
+    assert "bn1_var" in dict(got) and "l2_spatial_norm" in dict(got)
+    for (name, value), (_, reference) in zip(got, expected):
+        assert value.shape == reference.shape, name
         np.testing.assert_allclose(value, reference, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
