@@ -9,7 +9,10 @@ python/mxnet/executor.py set_monitor_callback (1.9.1). Conventions that bite (ch
   variable's own name when the input is a variable (`data`, then `conv1_1_data`); the input
   name is the op's FListInputNames (`data`, `lhs`, `weight`), but ops that register none say
   `input0`, `input1`... (Activation, Flatten, Reshape, the scalar ops) and Concat says `arg0`...;
-- a backward node reports `<node>_backward_output` (one gradient) or `_backward_output<j>`.
+- a backward node reports `<node>_backward_output` (one gradient) or `_backward_output<j>`;
+  MXNet's legacy operators (MakeLoss, L2Normalization, the MultiBox ops) name theirs after the
+  argument (`<node>_backward_data`), and elemwise_add has no backward node at all (its gradient
+  is the head gradient itself).
 """
 from __future__ import annotations
 
@@ -21,6 +24,13 @@ _POSITIONAL_INPUTS = frozenset({
     "slice_axis", "zeros_like", "ones_like", "_copy", "make_loss", "smooth_l1", "_contrib_box_nms",
     "_plus_scalar", "_minus_scalar", "_rminus_scalar", "_mul_scalar", "_div_scalar", "_rdiv_scalar",
     "_power_scalar", "_rpower_scalar", "_greater_scalar", "_mod_scalar", "_rmod_scalar"})
+
+
+# MXNet's legacy OperatorProperty ops: backward outputs named after the arguments.
+_LEGACY_BACKWARD = frozenset({"MakeLoss", "L2Normalization", "_contrib_MultiBoxPrior",
+                              "_contrib_MultiBoxTarget", "_contrib_MultiBoxDetection"})
+# Ops whose gradient MXNet passes on without a backward node.
+_NO_BACKWARD_NODE = frozenset({"elemwise_add"})
 
 
 def input_names(node) -> list:
@@ -40,8 +50,12 @@ def output_names(node) -> list:
 
 
 def backward_names(node) -> list:
-    """One name per argument input: the outputs of MXNet's `_backward_<op>` node."""
+    """One name per argument input: the outputs of MXNet's `_backward_<op>` node ([] if none)."""
     count = node.num_args()
+    if node.op.name in _NO_BACKWARD_NODE:
+        return []
+    if node.op.name in _LEGACY_BACKWARD:
+        return [f"{node.name}_backward_{name}" for name in node.op.inputs(node.params)]
     if count == 1:
         return [f"{node.name}_backward_output"]
     return [f"{node.name}_backward_output{j}" for j in range(count)]

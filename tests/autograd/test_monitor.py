@@ -176,3 +176,15 @@ def test_hidden_outputs_follow_the_visible_ones_batchnorm_var_as_invstd(is_train
     np.testing.assert_allclose(stats["bn_var"], 1 / np.sqrt(np.broadcast_to(var, (3,)) + 1e-3), rtol=1e-5)
     bn_out = stats["bn_output"].reshape(2, -1)
     np.testing.assert_allclose(stats["l2_norm"], np.sqrt((bn_out ** 2).sum(axis=1) + 1e-10), rtol=1e-5)
+
+
+def test_backward_names_follow_mxnets_nodes_legacy_ops_by_argument_and_no_node_for_add():
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    with mx.name.NameManager():
+        net = mx.sym.MakeLoss(mx.sym.L2Normalization(a + b, mode="channel", name="l2"), name="loss")
+    exe = net.simple_bind(None, a=(1, 2, 3, 3), b=(1, 2, 3, 3))
+    exe.arg_dict["a"][...] = 1
+    seen = _record(exe, is_train=True)
+    seen.clear()
+    exe.backward()
+    assert [name for name, _ in seen] == ["loss_backward_data", "l2_backward_data"]

@@ -24,10 +24,34 @@ from ssdref.monitor import Monitor
 SHAPE = (2, 3, 6, 6)
 GRAPHS = {"plain": {}, "batchnorm_maxpool": {"batchnorm": True, "pool_type": "max"}}
 TOC_PATTERN = dict(pattern=".*weight|.*backward.*", sort=True)
-# What each side has that the other has not, by design (ssdref/autograd/executor.py's docstring):
-# MXNet's hidden outputs and gradient plumbing; ssdref's explicit elementwise-add gradient node.
+# What MXNet reports and ssdref does not, by design (ssdref/autograd/executor.py's docstring):
+# max Pooling's MKLDNN workspace and MXNet's gradient plumbing.
 MXNET_ONLY = {"pool1_workspace", "sum_grad_output", "zeros_without_dtype_output"}
-SSDREF_ONLY = {"_plus0_backward_output0", "_plus0_backward_output1"}
+# One op on one or two (2, 4, 4, 4) inputs `d`, `e`: the names its backward reports.
+BACKWARD_OPS = {
+    "elemwise_add": lambda m, d, e: m.sym.elemwise_add(d, e, name="n"),
+    "elemwise_sub": lambda m, d, e: m.sym.elemwise_sub(d, e, name="n"),
+    "elemwise_mul": lambda m, d, e: m.sym.elemwise_mul(d, e, name="n"),
+    "broadcast_mul": lambda m, d, e: m.sym.broadcast_mul(d, e, name="n"),
+    "Activation": lambda m, d, e: m.sym.Activation(d, act_type="relu", name="n"),
+    "Flatten": lambda m, d, e: m.sym.Flatten(d, name="n"),
+    "Reshape": lambda m, d, e: m.sym.Reshape(d, shape=(0, -1), name="n"),
+    "Concat": lambda m, d, e: m.sym.Concat(d, e, dim=1, name="n"),
+    "transpose": lambda m, d, e: m.sym.transpose(d, axes=(0, 2, 3, 1), name="n"),
+    "plus_scalar": lambda m, d, e: d + 1,
+    "BlockGrad": lambda m, d, e: m.sym.BlockGrad(d, name="n"),
+    "MakeLoss": lambda m, d, e: m.sym.MakeLoss(d, name="n"),
+    "make_loss": lambda m, d, e: m.sym.make_loss(d, name="n"),
+    "softmax": lambda m, d, e: m.sym.softmax(d, name="n"),
+    "L2Normalization": lambda m, d, e: m.sym.L2Normalization(d, mode="channel", name="n"),
+    "slice_axis": lambda m, d, e: m.sym.slice_axis(d, axis=1, begin=0, end=2, name="n"),
+    "smooth_l1": lambda m, d, e: m.sym.smooth_l1(d, scalar=1.0, name="n"),
+    "Pooling": lambda m, d, e: m.sym.Pooling(d, kernel=(2, 2), pool_type="max", name="n"),
+    "BatchNorm": lambda m, d, e: m.sym.BatchNorm(d, name="n"),
+    "Convolution": lambda m, d, e: m.sym.Convolution(d, num_filter=2, kernel=(3, 3), name="n"),
+}
+# MXNet's nodes that copy the head gradient or make zeros: graph plumbing, not op gradients.
+PLUMBING = ("_head_grad_", "zeros_without_dtype_output", "sum_grad_output")
 
 
 def _graph(m, batchnorm=False, pool_type="avg"):
@@ -84,6 +108,22 @@ def _monitor_step(monitor_class, exe, **kwargs):
     return monitor.toc()
 
 
+def _backward_names(m, op, ctx, grads_of):
+    with m.name.NameManager():
+        symbol = BACKWARD_OPS[op](m, m.sym.Variable("d"), m.sym.Variable("e"))
+    shapes = {name: (2, 4, 4, 4) for name in symbol.list_arguments() if name in ("d", "e")}
+    exe = symbol.simple_bind(ctx, grad_req={"d": "write", "e": "write"}, **shapes)
+    rng = np.random.default_rng(0)
+    for array in exe.arg_arrays:
+        array[:] = rng.uniform(0.5, 1.5, array.shape).astype(np.float32)
+    names = []
+    exe.set_monitor_callback(lambda name, array: names.append(name), False)
+    exe.forward(is_train=True)
+    names.clear()
+    exe.backward(grads_of(exe.outputs))
+    return [n.decode() if isinstance(n, bytes) else n for n in names]
+
+
 def _ssdref_exe(graph):
     symbol = _norm_graph(ssdref) if graph == "norms" else _graph(ssdref, **GRAPHS[graph])
     exe = symbol.simple_bind(None, data=SHAPE)
@@ -110,6 +150,9 @@ def mxnet_side(path):
         answers[f"norms_{is_train}"] = _callback_log(bound("norms"), False, unwrap, is_train)
     for graph in GRAPHS:
         answers[f"toc_{graph}"] = _monitor_step(mx.mon.Monitor, bound(graph))
+    for op in BACKWARD_OPS:
+        answers[f"backward_{op}"] = _backward_names(mx, op, mx.cpu(), lambda outs: [
+            mx.nd.ones(out.shape) for out in outs])
     answers["toc_pattern"] = _monitor_step(mx.mon.Monitor, bound("plain"), **TOC_PATTERN)
     with open(path, "wb") as handle:
         pickle.dump(answers, handle)
@@ -147,6 +190,13 @@ def test_hidden_outputs_batchnorm_mean_var_and_l2_norm_match_mxnet(mxnet_answers
         np.testing.assert_allclose(value, reference, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.parametrize("op", list(BACKWARD_OPS))
+def test_backward_node_names_match_mxnet(mxnet_answers, op):
+    expected = [n for n in mxnet_answers[f"backward_{op}"] if not n.startswith(PLUMBING)]
+    got = _backward_names(ssdref, op, None, lambda outs: [np.ones_like(out) for out in outs])
+    assert got == expected
+
+
 def _as_stats(result):
     return {name: float(text.split("\t")[0]) for _, name, text in result}
 
@@ -158,7 +208,7 @@ def test_monitor_toc_matches_mxnet_monitor(mxnet_answers, graph):
     assert {step for step, _, _ in got} == {step for step, _, _ in expected} == {1}
     got_stats, expected_stats = _as_stats(got), _as_stats(expected)
     assert set(expected_stats) - set(got_stats) <= MXNET_ONLY
-    assert set(got_stats) - set(expected_stats) <= SSDREF_ONLY
+    assert set(got_stats) <= set(expected_stats)
     common = [name for _, name, _ in expected if name in got_stats]
     assert [name for _, name, _ in got if name in expected_stats] == common
     for name in common:
@@ -168,8 +218,7 @@ def test_monitor_toc_matches_mxnet_monitor(mxnet_answers, graph):
 def test_monitor_pattern_and_sort_match_mxnet(mxnet_answers):
     expected = [(step, name) for step, name, _ in mxnet_answers["toc_pattern"]]
     got = [(step, name) for step, name, _ in _monitor_step(Monitor, _ssdref_exe("plain"), **TOC_PATTERN)]
-    assert [item for item in got if item[1] not in SSDREF_ONLY] == [
-        item for item in expected if item[1] not in MXNET_ONLY]
+    assert got == [item for item in expected if item[1] not in MXNET_ONLY]
 
 
 def test_toc_print_logs_mxnets_line_format(mxnet_answers, caplog):
