@@ -18,7 +18,8 @@ walks the same list in reverse calling OpDef.backward. Conventions that bite:
   the name is a str and the array a read-only view (MXNet passes a bytes name and an NDArray
   handle); of the hidden outputs only BatchNorm's mean/var and L2Normalization's norm are
   reported (not max Pooling's MKLDNN workspace nor Dropout's mask); MXNet's gradient-plumbing
-  nodes (sum_grad, zeros) and, with monitor_all, the inputs of backward nodes are not.
+  nodes (sum_grad, zeros) and, with monitor_all, the inputs of backward nodes are not; backward
+  entries come in reverse execution order, not MXNet's gradient-graph order.
 """
 from __future__ import annotations
 

@@ -124,6 +124,36 @@ def _backward_names(m, op, ctx, grads_of):
     return [n.decode() if isinstance(n, bytes) else n for n in names]
 
 
+def _ssd_training_step(m, ctx):
+    """The tiny SSD's training symbol, seeded parameters: [(name, rms)] over forward + backward."""
+    from ssdref.backends.mxnet_graph import build, make_label, make_params
+    from ssdref.monitor import norm_stat
+    net = build(m, "tiny", 64, 3)
+    rng = np.random.default_rng(0)
+    label = make_label(rng, 2, num_classes=3)
+    exe = net.simple_bind(ctx, data=(2, 3, 64, 64), label=label.shape)
+    shapes = {name: tuple(a.shape) for name, a in exe.arg_dict.items()}
+    args, aux = make_params(rng, shapes, {name: tuple(a.shape) for name, a in exe.aux_dict.items()})
+    args["data"] = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
+    args["label"] = label
+    for name, value in list(args.items()) + list(aux.items()):
+        target = exe.arg_dict.get(name)
+        target = exe.aux_dict[name] if target is None else target
+        target[:] = value
+    seen = []
+
+    def callback(name, array):
+        if isinstance(name, bytes):
+            handle = m.base.ctypes.cast(array, m.base.NDArrayHandle)
+            name, array = name.decode(), m.nd.NDArray(handle, writable=False).asnumpy()
+        seen.append((name, float(norm_stat(np.asarray(array, np.float64))[0])))
+
+    exe.set_monitor_callback(callback, False)
+    exe.forward(is_train=True)
+    exe.backward()
+    return seen
+
+
 def _ssdref_exe(graph):
     symbol = _norm_graph(ssdref) if graph == "norms" else _graph(ssdref, **GRAPHS[graph])
     exe = symbol.simple_bind(None, data=SHAPE)
@@ -150,6 +180,7 @@ def mxnet_side(path):
         answers[f"norms_{is_train}"] = _callback_log(bound("norms"), False, unwrap, is_train)
     for graph in GRAPHS:
         answers[f"toc_{graph}"] = _monitor_step(mx.mon.Monitor, bound(graph))
+    answers["ssd"] = _ssd_training_step(mx, mx.cpu())
     for op in BACKWARD_OPS:
         answers[f"backward_{op}"] = _backward_names(mx, op, mx.cpu(), lambda outs: [
             mx.nd.ones(out.shape) for out in outs])
@@ -195,6 +226,31 @@ def test_backward_node_names_match_mxnet(mxnet_answers, op):
     expected = [n for n in mxnet_answers[f"backward_{op}"] if not n.startswith(PLUMBING)]
     got = _backward_names(ssdref, op, None, lambda outs: [np.ones_like(out) for out in outs])
     assert got == expected
+
+
+def test_tiny_ssd_training_step_reports_mxnets_names_and_values(mxnet_answers):
+    """Forward: MXNet's names in MXNet's order. Backward: MXNet's names, in ssdref's order (the
+    reverse of the forward), less the zero gradients MXNet's no-gradient ops (MultiBox*) emit;
+    MXNet prunes cls_label's MakeLoss gradient, which MultiBoxTarget never reads. Values: every
+    forward output, and the gradients of the convolution layers (the parameters' and the body's):
+    a gradient toward the targets or the anchors is read by nobody, and MXNet reports its
+    buffer unwritten (kNullOp) where ssdref reports what its op computed."""
+    expected = [(n, v) for n, v in mxnet_answers["ssd"]
+                if not n.startswith(PLUMBING) and not n.endswith("_workspace")]
+    got = _ssd_training_step(ssdref, None)
+    forward = next(i for i, (n, _) in enumerate(got) if "_backward_" in n)
+    assert [n for n, _ in got[:forward]] == [n for n, _ in expected[:forward]]
+    assert "multibox_target_cls_target" in dict(got) and "_backward_" in expected[forward][0]
+    zero_gradient_ops = ("detection_backward_", "multibox_target_backward_")
+    expected_backward = {n for n, _ in expected[forward:]
+                         if not n.startswith(zero_gradient_ops) and not n.endswith("_anchors_backward_data")}
+    assert {n for n, _ in got[forward:]} - {"cls_label_backward_data"} == expected_backward
+    reference = dict(expected)
+    compared = [(name, value) for i, (name, value) in enumerate(got) if i < forward or "conv" in name]
+    assert len(compared) > 100
+    wrong = [(name, value, reference[name]) for name, value in compared
+             if value != pytest.approx(reference[name], rel=1e-3, abs=1e-6)]
+    assert wrong == [], "\n".join(map(str, wrong))
 
 
 def _as_stats(result):
