@@ -15,31 +15,31 @@ import math
 import numba
 import numpy as np
 
-_UNARY = ["float32(float32)", "float64(float64)"]
-_BINARY = ["float32(float32, float32)", "float64(float64, float64)"]
+# No signature lists: each function compiles (or loads from Numba's cache) its float32 or float64
+# loop at its first call with that dtype, so importing this module costs nothing.
 
 
-@numba.vectorize(_UNARY, cache=True)
+@numba.vectorize(cache=True)
 def _exp(x):
     return math.exp(x)
 
 
-@numba.vectorize(_UNARY, cache=True)
+@numba.vectorize(cache=True)
 def _log(x):
     return math.log(x)
 
 
-@numba.vectorize(_UNARY, cache=True)
+@numba.vectorize(cache=True)
 def _tanh(x):
     return math.tanh(x)
 
 
-@numba.vectorize(_UNARY, cache=True)
+@numba.vectorize(cache=True)
 def _log1p(x):
     return math.log1p(x)
 
 
-@numba.vectorize(_BINARY, cache=True)
+@numba.vectorize(cache=True)
 def _pow(x, y):
     return math.pow(x, y)
 
