@@ -188,3 +188,12 @@ def test_backward_names_follow_mxnets_nodes_legacy_ops_by_argument_and_no_node_f
     seen.clear()
     exe.backward()
     assert [name for name, _ in seen] == ["loss_backward_data", "l2_backward_data"]
+
+
+def test_monitor_all_passes_through_install_to_the_executor():
+    exe = _exe()
+    monitor = Monitor(1, pattern="conv1_1_data|relu1_1_input0", monitor_all=True)
+    monitor.install(exe)
+    monitor.tic()
+    exe.forward()
+    assert [name for _, name, _ in monitor.toc()] == ["conv1_1_data", "relu1_1_input0"]
