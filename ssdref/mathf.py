@@ -15,31 +15,33 @@ import math
 import numba
 import numpy as np
 
-# No signature lists: each function compiles (or loads from Numba's cache) its float32 or float64
-# loop at its first call with that dtype, so importing this module costs nothing.
+# Explicit signatures: with them Numba types math.exp of a float32 as C expf and returns float32;
+# a signature-less (lazy) ufunc gave float64 results, so the 0.6 s of loading at import stays.
+_UNARY = ["float32(float32)", "float64(float64)"]
+_BINARY = ["float32(float32, float32)", "float64(float64, float64)"]
 
 
-@numba.vectorize(cache=True)
+@numba.vectorize(_UNARY, cache=True)
 def _exp(x):
     return math.exp(x)
 
 
-@numba.vectorize(cache=True)
+@numba.vectorize(_UNARY, cache=True)
 def _log(x):
     return math.log(x)
 
 
-@numba.vectorize(cache=True)
+@numba.vectorize(_UNARY, cache=True)
 def _tanh(x):
     return math.tanh(x)
 
 
-@numba.vectorize(cache=True)
+@numba.vectorize(_UNARY, cache=True)
 def _log1p(x):
     return math.log1p(x)
 
 
-@numba.vectorize(cache=True)
+@numba.vectorize(_BINARY, cache=True)
 def _pow(x, y):
     return math.pow(x, y)
 
