@@ -57,6 +57,8 @@ _LAZY_MODULES = {
     "testing": "ssdref.testing",
     "presets": "ssdref.presets",
     "optimizer": "ssdref.optimizer",
+    "mon": "ssdref.monitor",            # mx.mon.Monitor, as example/ssd's train_net writes it
+    "monitor": "ssdref.monitor",
 }
 _LAZY_ATTRS = {
     "cpu": ("ssdref.context", "cpu"),
