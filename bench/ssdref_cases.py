@@ -5,9 +5,8 @@ side (a plain process: no thread variables, as a user's script runs).
 """
 from __future__ import annotations
 
-import time
 
-from worker import BODY
+from worker import BODY, timed  # noqa: F401  (timed: re-exported for run.py)
 
 
 class SsdrefCases:
@@ -77,11 +76,3 @@ class SsdrefCases:
             return timed(lambda: self.nms(*args, .45, nms_comparator=">"), reps)
         raise KeyError(case)
 
-
-def timed(fn, reps):
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
