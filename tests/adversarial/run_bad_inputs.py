@@ -309,8 +309,10 @@ def main(argv=None):
         # numba (and cuda, which may fall back on CPU kernels): warm up (fill Numba's disk cache)
         # in a separate process. A parent that has run a parallel kernel has started libgomp's
         # pool, and Numba SIGTERMs a forked child that then uses it; each child loads the cache.
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--warm-up-only", "--backend", args.backend],
-                       check=False, timeout=1200)
+        # (The CUDA simulator compiles nothing; its warm-up would only be slow.)
+        if args.backend == "numba":
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--warm-up-only", "--backend", args.backend],
+                           check=False, timeout=1200)
         from ssdref.autograd import registry
         registry.load_all()
     print(f"backend {args.backend}: {len(chosen)} cases (warm-up {time.time() - t0:.1f} s)", flush=True)
