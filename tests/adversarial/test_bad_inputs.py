@@ -2,7 +2,8 @@
 
 The fast subset (cases marked fast=True) runs in this process on the numpy and numba backends: each
 must give a clear ValueError/TypeError naming its argument, or MXNet's accepted result. The full
-harness (run_bad_inputs.py: every case in a forked child, numpy backend) is a slow test: no case may
+harness (run_bad_inputs.py: every case in a forked child, on each backend, CUDA in the simulator)
+is a slow test (about 10-20 s a backend with Numba's cache warm): no case may
 crash, hang or leave the known list below; a case fixed since is fine.
 """
 import os
@@ -21,7 +22,7 @@ import ssdref  # noqa: E402
 
 FAST = [c for c in case_table.CASES if c.fast]
 
-# Not ok on the numpy backend at the time of writing (issue 17); remove an id once it is fixed.
+# Not ok at the time of writing (numba: conv.stride_huge is internal there) (issue 17); remove an id once it is fixed.
 KNOWN = {
     "conv.kernel_neg", "conv.stride_huge", "conv.pad_huge", "conv.num_filter_neg", "conv.num_filter_nan",
     "pool.kernel_nan", "fc.num_hidden_zero", "fc.num_hidden_neg", "mul_scalar.nan", "arange.stop_inf",
@@ -45,10 +46,13 @@ def test_fast_subset_is_representative():
 
 
 @pytest.mark.slow
-def test_full_harness_numpy_backend_has_no_new_failures(tmp_path):
+@pytest.mark.parametrize("backend", ["numpy", "numba", "cuda"])
+def test_full_harness_has_no_new_failures(tmp_path, backend):
     report = tmp_path / "report.tsv"
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "run_bad_inputs.py"), "--backend", "numpy",
-                           "--report", str(report)], capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, **({"NUMBA_ENABLE_CUDASIM": "1"} if backend == "cuda" else {}))
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "run_bad_inputs.py"), "--backend", backend,
+                           "--timeout", "120", "--report", str(report)],
+                          capture_output=True, text=True, timeout=900, env=env)
     rows = [line.split("\t") for line in report.read_text().splitlines()[1:]]
     assert len(rows) >= 150, proc.stdout[-2000:] + proc.stderr[-2000:]
     bad = {row[1]: (row[2], row[5]) for row in rows if row[2] != "ok"}
