@@ -61,11 +61,15 @@ def run_call(call):
 def run_cli(argv):
     from ssdref import cli
     err, out = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(case_table.TMP)   # default outputs (detections.png, ...) land in the scratch folder
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
             code = cli.main(list(argv))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            os.chdir(cwd)
     return ("cli", code, err.getvalue())
 
 
