@@ -8,6 +8,8 @@ MultiBoxDetection (`onnx_export.reference_detections`, NMS with `>`), tie-aware
 With --params PREFIX: the symbol is PREFIX-symbol.json when present, --epoch defaults to the
 checkpoint's only PREFIX-NNNN.params, --data-shape to the checkpoint's (the symbol's data
 __shape__, else the prefix's _SIZE suffix: ssdref.io.checkpoint.checkpoint_data_shape).
+With --with-intermediates DIR: per-node test data in ONNX's backend-test layout, ssdref's values of
+every node's inputs and outputs on a seeded synthetic-shapes image (ssdref.onnx_intermediates).
 """
 from __future__ import annotations
 
@@ -112,6 +114,10 @@ def _cmd_export_onnx(args) -> int:
     from ssdref.errors import UsageError, check_out_file
 
     check_out_file(_OP, "OUT", args.out)
+    if args.with_intermediates and os.path.exists(args.with_intermediates) and (
+            not os.path.isdir(args.with_intermediates) or os.listdir(args.with_intermediates)):
+        raise UsageError(f"{_OP}: --with-intermediates must name a new or empty folder, got "
+                         f"{args.with_intermediates!r}")
     for option, value in (("--data-shape", args.data_shape), ("--num-classes", args.num_classes),
                           ("--batch", args.batch)):
         if value is not None and value <= 0:
@@ -133,6 +139,8 @@ def _cmd_export_onnx(args) -> int:
     print(f"wrote {args.out}: {len(model.graph.node)} nodes, opset {OPSET}, IR version {IR_VERSION}, "
           f"input data {(batch, 3, data_shape, data_shape)}, output detections (K, 7){source}")
     print("onnx.checker (full_check=True): ok")
+    if args.with_intermediates:
+        write_intermediates_for(model, symbol, arg_params, aux_params, data_shape, args)
     if args.no_runtime_check:
         return 0
     try:
@@ -146,6 +154,28 @@ def _cmd_export_onnx(args) -> int:
                                  batch=2 if args.dynamic_batch else args.batch, seed=args.seed)
     print(line)
     return 0 if ok else 1
+
+
+def write_intermediates_for(model, symbol, arg_params, aux_params, data_shape, args) -> None:
+    """--with-intermediates DIR: one backend-test folder per node, on a seeded synthetic image."""
+    import time
+
+    from ssdref.divergence import default_input
+    from ssdref.onnx_intermediates import write_intermediates
+    from ssdref.progress import status
+
+    data = default_input((args.batch, 3, data_shape, data_shape), seed=args.seed)
+    start = time.perf_counter()
+    with status(f"{_OP}: writing ssdref's per-node test data to {args.with_intermediates}"):
+        cases = write_intermediates(model, symbol, arg_params, aux_params, data, args.with_intermediates)
+    sources = {}
+    for case in cases:
+        for source in case["sources"].values():
+            sources[source] = sources.get(source, 0) + 1
+    print(f"wrote {len(cases)} node test cases to {args.with_intermediates} (ONNX backend-test layout, "
+          f"input: synthetic-shapes image, seed {args.seed}; tensor values: "
+          + ", ".join(f"{n} {k}" for k, n in sorted(sources.items())) + f") in "
+          f"{time.perf_counter() - start:.1f} s")
 
 
 def add_cli(subparsers) -> None:
@@ -176,4 +206,8 @@ def add_cli(subparsers) -> None:
                    help="seed of the random parameters without --params, and of the check's image")
     p.add_argument("--no-runtime-check", action="store_true",
                    help="skip the ONNX Runtime run compared with ssdref (onnx.checker still runs)")
+    p.add_argument("--with-intermediates", default="", metavar="DIR",
+                   help="also write, per node of the graph, DIR/test_NNNN_<node>/model.onnx and "
+                        "test_data_set_0/input_N.pb, output_N.pb: ssdref's values (ONNX backend-test "
+                        "layout) on a seeded synthetic-shapes image (--seed)")
     p.set_defaults(func=_cmd_export_onnx)
