@@ -520,7 +520,13 @@ def divergence(model, runtime="onnxruntime", *, symbol=None, arg_params=None, au
     if not callable(runtime) and runtime not in RUNTIMES:
         raise ValueError(f"{_OP}: runtime must be one of {RUNTIMES} or a callable, got {runtime!r}")
     if isinstance(model, (str, os.PathLike)):
-        model = onnx.load(os.fspath(model))
+        try:
+            model = onnx.load(os.fspath(model))
+        except OSError:
+            raise
+        except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
+            raise ValueError(f"{_OP}: model {os.fspath(model)} is not an ONNX model "
+                             f"({type(exc).__name__}: {exc})") from None
     shape = _data_shape(model)
     symbol = find_symbol(model, network) if symbol is None else symbol
     notes = []

@@ -64,12 +64,17 @@ def check_int(op: str, name: str, value, *, minimum=None) -> int:
     return int(value)
 
 
-def check_float(op: str, name: str, value, *, minimum=None, maximum=None) -> float:
+def check_float(op: str, name: str, value, *, minimum=None, maximum=None, allow_nan=False,
+                finite=False) -> float:
+    """A real number; NaN refused unless allow_nan (MXNet's scalar ops take it), +-inf refused
+    with finite."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(op, f"{name} must be a number, got {value!r}", TypeError)
     value = float(value)
-    if np.isnan(value):
+    if np.isnan(value) and not allow_nan:
         fail(op, f"{name} must not be NaN")
+    if finite and np.isinf(value):
+        fail(op, f"{name} must be finite, got {value}")
     if minimum is not None and value < minimum:
         fail(op, f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:

@@ -40,6 +40,8 @@ def _as_named(symbol_names, values, what, allow_none=False) -> list:
         if missing and not allow_none:
             raise ValueError(f"bind: {what} is missing {missing}")
         return [values.get(n) for n in symbol_names]
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"bind: {what} must be a list or a dict of arrays, got {type(values).__name__}")
     values = list(values)
     if len(values) != len(symbol_names):
         raise ValueError(f"bind: {what} must have {len(symbol_names)} entries "
@@ -68,7 +70,11 @@ def _grad_reqs(grad_req, arg_names) -> list:
 
 def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, **kwargs) -> "Executor":
     """Allocate zero-filled args, grads and aux from the given input shapes, and bind them."""
-    shapes = {k: v for k, v in kwargs.items() if isinstance(v, tuple)}
+    known = set(symbol.list_arguments()) | set(symbol.list_auxiliary_states())
+    for name, value in kwargs.items():
+        if name in known and not isinstance(value, (tuple, list)):
+            raise TypeError(f"simple_bind: the shape of {name!r} must be a tuple of integers, got {value!r}")
+    shapes = {k: tuple(v) for k, v in kwargs.items() if isinstance(v, (tuple, list))}
     for name, shape in shapes.items():
         if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0
                    for d in shape):

@@ -8,12 +8,17 @@ from ssdref.layers import fully_connected as fc
 def _infer_shape(in_shapes, p):
     in_shapes = list(in_shapes)
     num_hidden = p["num_hidden"]
+    if num_hidden < 1:
+        raise ValueError(f"FullyConnected: num_hidden must be >= 1, got {num_hidden}")
     data = in_shapes[0]
     if data is None:  # MXNet deduces nothing, not even the bias, before the data's rank is known
         return in_shapes, [None]
     if not p["no_bias"]:
         in_shapes[2] = _provided("bias", in_shapes[2], (num_hidden,))
     data = tuple(data)
+    if len(data) < (2 if p["flatten"] else 1):
+        raise ValueError(f"FullyConnected: data must have at least {2 if p['flatten'] else 1} "
+                         f"dimensions with flatten={p['flatten']}, got shape {data}")
     if p["flatten"]:
         k = 1
         for d in data[1:]:
@@ -35,6 +40,8 @@ def _provided(name, provided, inferred):
 
 
 def _forward(inputs, aux, p, is_train):
+    # the parameters against the arrays, as in a graph (an imperative call has no inference pass)
+    _infer_shape([getattr(a, "shape", None) for a in inputs], p)
     bias = None if p["no_bias"] else inputs[2]
     y, cache = fc.fully_connected_forward(inputs[0], inputs[1], bias, flatten=p["flatten"])
     return [y], cache

@@ -38,8 +38,20 @@ def _conv_args(p):
                 num_group=p["num_group"])
 
 
+def _check_conv_params(p):
+    """The parameters' own ranges, before they size any weight or bias (a negative kernel or
+    num_filter was reported as a weight or bias shape problem)."""
+    ndim = len(p["kernel"])
+    for name, minimum in (("kernel", 1), ("stride", 1), ("dilate", 1), ("pad", 0)):
+        conv._spatial_tuple(name, p[name] if p[name] else None, ndim, 1 if minimum else 0, minimum)
+    for name in ("num_filter", "num_group"):
+        if p[name] < 1:
+            raise ValueError(f"Convolution: {name} must be >= 1, got {p[name]}")
+
+
 def _conv_infer_shape(in_shapes, p):
     in_shapes = list(in_shapes)
+    _check_conv_params(p)
     data = in_shapes[0]
     if data is None:  # MXNet deduces nothing, not even the bias, before the data's rank is known
         return in_shapes, [None]

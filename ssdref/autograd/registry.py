@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -102,11 +103,23 @@ def _as_bool(op, name, value):
     raise TypeError(f"{op}: {name} must be a boolean, got {value!r}")
 
 
-def _as_int(op, name, value):
+INT32 = (-2**31, 2**31 - 1)          # dmlc's `int` parameters
+INT64 = (-2**63, 2**63 - 1)          # TShape entries (dim_t)
+
+
+def _as_int(op, name, value, bounds=INT32):
     value = _literal(op, name, value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            (isinstance(value, float) and not math.isfinite(value)) or int(value) != value:
         raise TypeError(f"{op}: {name} must be an integer, got {value!r}")
+    if not bounds[0] <= int(value) <= bounds[1]:
+        bits = 32 if bounds == INT32 else 64
+        raise ValueError(f"{op}: {name} must fit in int{bits} (MXNet's parameter parser), got {value!r}")
     return int(value)
+
+
+def _as_dim(op, name, value):
+    return _as_int(op, name, value, INT64)
 
 
 def _as_float(op, name, value):
@@ -152,7 +165,7 @@ class Param:
                 raise TypeError(f"{op}: {self.name} must be a string, got {value!r}")
             parsed = value
         elif kind == "shape":
-            parsed = _as_tuple(op, self.name, value, _as_int)
+            parsed = _as_tuple(op, self.name, value, _as_dim)
         elif kind == "floats":
             parsed = _as_tuple(op, self.name, value, _as_float)
         else:  # pragma: no cover - a programming error in an OpDef
@@ -232,6 +245,12 @@ class OpDef:
         if self.infer_type is not None:
             return self.infer_type(in_dtypes, params)
         known = {d for d in in_dtypes if d is not None}
+        named = [(name, np.dtype(d)) for name, d in zip(self.all_inputs(params), in_dtypes) if d is not None]
+        odd = [(name, d) for name, d in named if d.kind != "f"]
+        if len(known) > 1 and odd and len(odd) < len(named):   # an int weight among float inputs
+            name, d = odd[0]
+            raise TypeError(f"{self.name}: {name} must be float32 or float64 like the op's other "
+                            f"inputs, got {d.name}")
         if len(known) > 1:      # name every input with its dtype, so the odd one out shows
             listing = ", ".join(f"{name}={np.dtype(d).name}" for name, d in
                                 zip(self.all_inputs(params), in_dtypes) if d is not None)

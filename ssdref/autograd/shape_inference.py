@@ -113,7 +113,7 @@ def graph_shapes(symbol, shapes: dict) -> tuple[list, dict]:
             continue
         given = tuple(int(d) for d in shapes.get(node.name, ()))
         if not given and "__shape__" in node.attrs:  # nnvm reads the attr only for an unknown shape
-            given = parse_shape_attr(node.attrs["__shape__"])
+            given = parse_shape_attr(node.attrs["__shape__"], node.name)
         if given:  # legacy semantics: `()` is an unknown shape, not a scalar
             seeds[node] = given
     try:

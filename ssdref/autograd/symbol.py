@@ -303,7 +303,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         raise TypeError("Expect a string for variable `name`")
     attrs = AttrScope.current.get(attr)
     if shape is not None:
-        attrs["__shape__"] = attr_str(shape)
+        attrs["__shape__"] = attr_str(_check_shape(name, shape))
     if lr_mult is not None:
         attrs["__lr_mult__"] = str(lr_mult)
     if wd_mult is not None:
@@ -387,8 +387,24 @@ def create_op(op, hint, args, kwargs, name=None, attr=None) -> Symbol:
     return Symbol([(node, i) for i in range(len(node.output_names()))])
 
 
-def parse_shape_attr(text: str):
+def _check_shape(name, shape):
+    """A variable's declared shape: a tuple of ints >= 0 (0: unknown, as MXNet), else a clear error."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+        raise TypeError(f"Variable {name!r}: shape must be a tuple of integers, got {shape!r}")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"Variable {name!r}: shape must have dimensions >= 0 (0: unknown), got "
+                         f"{tuple(shape)}")
+    return tuple(int(d) for d in shape)
+
+
+def parse_shape_attr(text: str, name="variable"):
     """The tuple stored in a `__shape__` attr (`'(1, 3, 8, 8)'`)."""
-    value = ast.literal_eval(text)
-    return tuple(int(v) for v in (value if isinstance(value, (tuple, list)) else (value,)))
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise ValueError(f"Variable {name!r}: __shape__ must be a tuple of integers, got {text!r}") from None
+    return _check_shape(name, value if isinstance(value, (tuple, list)) else (value,))
 

@@ -158,6 +158,19 @@ def _cmd_run_checkpoint(args) -> int:
     return 0
 
 
+def _finite_float(text):
+    """argparse type: a finite number (NaN or inf give argparse's one-line usage error)."""
+    import argparse
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
 def add_cli(subparsers) -> None:
     p = subparsers.add_parser("run-checkpoint", help="run an MXNet SSD checkpoint on images in ssdref "
                                                      "(example/ssd's demo.py)")
@@ -172,14 +185,14 @@ def add_cli(subparsers) -> None:
     p.add_argument("--save", default="", metavar="OUT.npy|OUT.json",
                    help="write the raw detections: .npy the (B, A, 6) MultiBoxDetection rows, .json "
                         "the valid rows per image")
-    p.add_argument("--threshold", type=float, default=0.5, help="score shown from (default 0.5)")
+    p.add_argument("--threshold", type=_finite_float, default=0.5, help="score shown from (default 0.5)")
     p.add_argument("--max-boxes", type=int, default=MAX_BOXES,
                    help=f"most boxes listed and drawn per image, highest scores first (default "
                         f"{MAX_BOXES}; 0 for all)")
     p.add_argument("--data-shape", type=int, default=None,
                    help="network input size (default: the symbol's data __shape__, else the prefix's "
                         "_SIZE suffix as example/ssd names checkpoints, else a square image's size)")
-    p.add_argument("--nms", type=float, default=None, metavar="THRESHOLD",
+    p.add_argument("--nms", type=_finite_float, default=None, metavar="THRESHOLD",
                    help="MultiBoxDetection nms_threshold (default: the symbol's)")
     p.add_argument("--force-nms", action=argparse.BooleanOptionalAction, default=None,
                    help="MultiBoxDetection force_suppress: suppress across classes (default: the symbol's)")

@@ -278,4 +278,5 @@ def load_params(path) -> tuple[dict, dict]:
 
 def checkpoint_params_path(prefix: str, epoch: int) -> str:
     """'<prefix>-%04d.params', the name `save_checkpoint(prefix, epoch, ...)` writes."""
-    return f"{prefix}-{int(epoch):04d}.params"
+    from ssdref.errors import check_int
+    return f"{prefix}-{check_int('run-checkpoint', 'epoch', epoch, minimum=0):04d}.params"

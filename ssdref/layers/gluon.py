@@ -62,15 +62,23 @@ def _as_number(op, value):
 
 
 # ------------------------------------------------------------------------- zeros_like / ones_like
+def _numeric(op, data):
+    """Any numeric array (MXNet's zeros_like/ones_like keep an int32 input's dtype); not object."""
+    data = check_array(op, "data", data, float_only=False)
+    if data.dtype.kind not in "biuf":
+        fail(op, f"data must be a numeric array, got dtype {data.dtype}", TypeError)
+    return data
+
+
 def zeros_like_forward(data):
     """Zeros of data's shape and dtype."""
-    data = check_array("zeros_like", "data", data)
+    data = _numeric("zeros_like", data)
     return np.zeros(data.shape, data.dtype), LikeCache(data.shape, data.dtype)
 
 
 def ones_like_forward(data):
     """Ones of data's shape and dtype."""
-    data = check_array("ones_like", "data", data)
+    data = _numeric("ones_like", data)
     return np.ones(data.shape, data.dtype), LikeCache(data.shape, data.dtype)
 
 
@@ -82,17 +90,17 @@ def like_backward(dout, cache: LikeCache):
 # ------------------------------------------------------------------------------------ _arange
 def arange_bounds(start, stop):
     """(start, stop) as MXNet's RangeParamParser leaves them: no stop means range(0, start)."""
-    start = check_float("_arange", "start", start)
+    start = check_float("_arange", "start", start, finite=True)
     if stop is None:
         return 0.0, start
-    return start, check_float("_arange", "stop", stop)
+    return start, check_float("_arange", "stop", stop, finite=True)
 
 
 def arange_length(start, stop, step, repeat) -> int:
     """MXNet's RangeShape: ceil((stop - start) / step) * repeat in double, truncated to an int."""
     op = "_arange"
     start, stop = arange_bounds(start, stop)
-    step = check_float(op, "step", step)
+    step = check_float(op, "step", step, finite=True)
     repeat = check_int(op, "repeat", repeat, minimum=1)
     if step == 0:
         fail(op, "step must not be 0, got 0.0")
