@@ -21,7 +21,9 @@ import sys
 import numpy as np
 
 from ssdref.cli import NETWORKS
-from ssdref.onnx_export import IR_VERSION, OPSET, export_symbol, random_params
+from ssdref.onnx_export import IR_VERSION, OPSET, export_symbol
+
+RUNTIME_TOL = 1e-4      # the runtime check's score and box tolerance (boxes: normalized coordinates)
 
 _OP = "export-onnx"
 DEFAULT_DATA_SHAPE = 64     # the tiny network's, without --params
@@ -56,7 +58,9 @@ def runtime_check(model, symbol, arg_params, aux_params, data_shape, batch=1, se
                                     force_suppress=p["force_suppress"], clip=p["clip"],
                                     variances=p["variances"])
     got = to_mxnet_rows(_session(model).run(None, {"data": data})[0], batch, cls_prob.shape[2])
-    exact, ok, worst = _same(got, expected)
+    # scores and boxes within 1e-4: ONNX Runtime's float32 Conv (MLAS) sums in another order and
+    # its Softmax/Exp round differently; on calibrated weights they move by up to ~4e-5
+    exact, ok, worst = _same(got, expected, box_tol=RUNTIME_TOL, score_tol=RUNTIME_TOL)
     valid = int((expected[:, :, 0] >= 0).sum())
     verdict = "bit-exact" if exact else ("matches (tie-aware)" if ok else "MISMATCH")
     return ok, (f"ONNX Runtime check: batch {batch}, {valid} detections, worst |diff| {worst:.3g}: "
@@ -105,8 +109,12 @@ def _resolve(args):
     if args.params:
         arg_params, aux_params = load_params(checkpoint_params_path(args.params, epoch))
     else:
-        arg_params, aux_params = random_params(symbol, data_shape, seed=args.seed, batch=args.batch)
-        print(f"{_OP}: no --params given: random parameters (seed {args.seed})", file=sys.stderr)
+        # calibrated, not raw He-normal: random weights saturate SSD's scores and overflow the box
+        # decode, and then no runtime check means anything (issue 19)
+        from ssdref.model import test_weights
+        arg_params, aux_params = test_weights(symbol, data_shape=data_shape, seed=args.seed)
+        print(f"{_OP}: no --params given: calibrated test weights (ssdref.model.test_weights, seed "
+              f"{args.seed})", file=sys.stderr)
     return symbol, arg_params, aux_params, data_shape, epoch, network
 
 

@@ -138,3 +138,11 @@ def test_cli_runtime_mismatch_exits_1(tmp_path, capsys, monkeypatch):
 def test_cli_no_runtime_check_skips_onnxruntime(tmp_path, capsys):
     code, out, _ = _cli([tmp_path / "m.onnx", "--no-runtime-check"], capsys)
     assert code == 0 and "ONNX Runtime check" not in out
+
+
+def test_export_without_params_uses_calibrated_weights_and_passes_its_runtime_check(tmp_path, capsys):
+    from ssdref.cli import main
+    assert main(["export-onnx", str(tmp_path / "ssd.onnx")]) == 0
+    captured = capsys.readouterr()
+    assert "calibrated test weights" in captured.err
+    assert "ONNX Runtime check" in captured.out and "MISMATCH" not in captured.out
