@@ -7,11 +7,12 @@ from ssdref.kernels import cpu_nms
 
 
 def test_class_ids_of_every_integer_dtype_reach_one_int64_kernel():
+    before = set(cpu_nms.greedy_nms.signatures)       # other tests may call the kernel directly
     boxes = np.float32([[0, 0, 1, 1], [0, 0, .9, 1], [.5, .5, 1, 1]])
     scores = np.float32([.9, .8, .7])
     for dtype in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.float16,
                   np.float32, np.float64):
         keep = presets.nms(boxes, scores, np.array([0, 0, 1], dtype), 0.5, preset="mxnet")
         assert keep.tolist() == [0, 2]
-    class_id_types = {str(sig[1].dtype) for sig in cpu_nms.greedy_nms.signatures}
+    class_id_types = {str(sig[1].dtype) for sig in set(cpu_nms.greedy_nms.signatures) - before}
     assert class_id_types <= {"int64", "float64"}, class_id_types
