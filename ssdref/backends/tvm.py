@@ -51,9 +51,16 @@ def compile_onnx(model, input_shapes: dict) -> CompiledModel:
 
 
 def _flatten(value) -> list:
+    """The VM's result as a flat list of arrays: tensors, nested tuples of them, and shapes (a
+    ShapeTuple, or a bare int, when an exposed intermediate is a Shape value)."""
     if hasattr(value, "numpy"):
         return [value.numpy()]
-    return [array for item in value for array in _flatten(item)]
+    if isinstance(value, (int, float, np.generic)):
+        return [np.asarray(value)]
+    items = list(value)
+    if items and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in items):
+        return [np.asarray(items, np.int64)]           # a shape (tvm's Shape / ShapeTuple)
+    return [array for item in items for array in _flatten(item)]
 
 
 def run_compiled(compiled: CompiledModel, feeds: dict) -> dict:
