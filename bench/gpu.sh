@@ -30,4 +30,8 @@ if [ "${SKIP_TESTS:-0}" != "1" ]; then
 fi
 echo "== benchmark"
 "$PY" bench/gpu_bench.py "$@" || status=1
+if [ "${1:-}" != "--smoke" ]; then
+    echo "== host<->device copies"
+    "$PY" bench/gpu_transfers.py || status=1
+fi
 exit $status

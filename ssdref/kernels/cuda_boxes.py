@@ -14,7 +14,7 @@ from numba import cuda
 
 from ssdref.errors import check_array, check_same_dtype, fail
 from ssdref.kernels import cuda_util as cu
-from ssdref.kernels.cuda_mathf import math_for
+from ssdref.kernels.cuda_mathf import double_bits, float_bits, math_for
 from ssdref.multibox import boxes as spec
 
 
@@ -23,6 +23,14 @@ def device_functions(dtype_name: str):
     """(iou, decode, encode, clip) device functions computing in dtype `dtype_name`."""
     mul, exp, log, ftype = math_for(dtype_name)
     zero, one, two, half = ftype(0), ftype(1), ftype(2), ftype(0.5)
+    # clip works on the bit pattern (below); the constants of that test, per width
+    if dtype_name == "float32":
+        bits, magnitude, inf_bits, one_bits = float_bits, 0x7FFFFFFF, 0x7F800000, 0x3F800000
+        sign_set = 0x80000000          # float_bits gives the pattern as a non-negative int64
+    else:
+        bits, magnitude, inf_bits, one_bits = double_bits, 0x7FFFFFFFFFFFFFFF, 0x7FF0000000000000, \
+            0x3FF0000000000000
+        sign_set = 0                   # double_bits gives a signed int64: negative iff the sign is set
 
     @cuda.jit(device=True)
     def iou(l1, t1, r1, b1, l2, t2, r2, b2, nonpositive_union_zero):
@@ -66,9 +74,19 @@ def device_functions(dtype_name: str):
 
     @cuda.jit(device=True)
     def clip(x):
-        """max(0, min(1, x)) the C++ way: -0.0 becomes +0.0 (boxes.clip_boxes)."""
-        upper = x if x < one else one
-        return upper if zero < upper else zero
+        """max(0, min(1, x)) the C++ way (boxes.clip_boxes): NaN -> 1, -0.0 -> +0.0, <= 0 -> +0.0.
+
+        Decided on the bit pattern, not with float comparisons: on a real GPU NVVM turns the
+        comparison form `x < 1 ? x : 1` then `0 < m ? m : 0` into one saturating instruction
+        (`cvt.sat`), which flushes NaN to 0 where C++ gives 1 (seen on an H200, 2026-12-04)."""
+        i = bits(x)
+        if (i & magnitude) > inf_bits:             # NaN: std::min(1, NaN) is 1
+            return one
+        if (sign_set == 0 and i < 0) or (sign_set != 0 and i >= sign_set):
+            return zero                            # -0.0, negatives, -inf
+        if i >= one_bits:                          # 1 and above, +inf
+            return one
+        return x
 
     return iou, decode, encode, clip
 

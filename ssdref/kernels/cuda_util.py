@@ -44,7 +44,13 @@ def as_device(x):
         return x
     if hasattr(x, "__cuda_array_interface__") and not isinstance(x, np.ndarray):
         return cuda.as_cuda_array(x)
-    return cuda.to_device(np.ascontiguousarray(x))
+    x = np.ascontiguousarray(x)
+    if x.size > 1 and 0 in x.strides:
+        # An axis added with None/np.newaxis has stride 0 while the array stays C-contiguous.
+        # numba-cuda takes any 0 stride for a broadcast and walks every element in Python to find
+        # its core: 80 ms for SSD300's anchors (1, 8732, 4) on an H200, against 0.2 ms for the copy.
+        x = x.copy()
+    return cuda.to_device(x)
 
 
 def to_host(x):

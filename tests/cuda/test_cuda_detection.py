@@ -66,9 +66,9 @@ def test_detection_equals_numpy(seed, batch, classes, anchors, dtype, clip, forc
     anchor = boxes(rng, anchors, dtype, lo=-0.1)[None]
     kw = dict(clip=clip, threshold=threshold, nms_threshold=nms_threshold, force_suppress=force,
               nms_topk=topk, nms_comparator=comparator)
-    # float64 boxes: libdevice exp on a GPU (1 ulp); distinct classes are far more than 2 ulps apart
+    # float64 boxes: libdevice exp on a GPU (1 ulp), measured in ulps of the box scale (helpers)
     same_bits_or_ulp(gpu.multibox_detection(prob, loc, anchor, **kw),
-                     spec.multibox_detection(prob, loc, anchor, **kw))
+                     spec.multibox_detection(prob, loc, anchor, **kw), box_columns=(2, 3, 4, 5))
 
 
 @pytest.mark.cuda
