@@ -1,9 +1,11 @@
 """Convention presets: the places where SSD frameworks legitimately differ, as named knobs.
 
 MXNet 1.9.1 (CPU) is the default of every knob; a preset bundles one framework's choices
-(`mxnet`, `mxnet_gpu`, `caffe`, `torchvision`, `onnx`). The multibox ops take `preset=` (a name or
-a Preset); knobs passed explicitly win over the preset's. The table, with the source of each row
-and the test that pins it, is docs/conventions.md.
+(`mxnet`, `mxnet_gpu`, `caffe`, `torchvision`, `onnx`). This module is the data (and the
+loss-normalizer rule); the ops apply it, one way: every multibox op (`ssdref.ops`, the
+specifications in `ssdref.multibox`, their kernels, `sym.contrib.MultiBox*`) takes `preset=` (a
+name or a Preset) and reads it through `get_preset`; knobs passed explicitly win over the
+preset's. The table, with the source of each row and the test that pins it, is docs/conventions.md.
 
 Knobs (values; MXNet's first):
   nms_comparator        '>=' | '>'   suppress when IoU >= thr (MultiBoxDetection) or IoU > thr
@@ -95,28 +97,6 @@ def get_preset(preset=None, **knobs) -> Preset:
     else:
         raise ValueError(f"preset must be one of {sorted(PRESETS)} or a Preset, got {preset!r}")
     return base.replace(**knobs) if any(v is not None for v in knobs.values()) else base
-
-
-def detection_kwargs(preset=None, **knobs) -> dict:
-    """The keyword arguments that select a preset in multibox_detection / nms."""
-    return {"nms_comparator": get_preset(preset, **knobs).nms_comparator}
-
-
-def multibox_detection(cls_prob, loc_pred, anchor, *, preset=None, nms_comparator=None, **kwargs):
-    """MultiBoxDetection under a preset (its NMS comparator), on the current backend."""
-    from ssdref.backend import dispatch
-    from ssdref.multibox.detection import multibox_detection as spec
-    return dispatch(spec)(cls_prob, loc_pred, anchor, **kwargs,
-                          **detection_kwargs(preset, nms_comparator=nms_comparator))
-
-
-def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1, *, preset=None,
-        nms_comparator=None):
-    """Greedy NMS (ssdref.multibox.nms.nms) under a preset's comparator, on the current backend."""
-    from ssdref.backend import dispatch
-    from ssdref.multibox.nms import nms as spec
-    return dispatch(spec)(boxes, scores, class_ids, iou_threshold, force_suppress, topk,
-                          **detection_kwargs(preset, nms_comparator=nms_comparator))
 
 
 def loss_normalizers(cls_target, loc_loss, preset=None, *, ignore_label=-1.0, **knobs):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from ssdref import presets, use_backend
+from ssdref import ops, presets, use_backend
 from ssdref.multibox.prior import multibox_prior
 from ssdref.multibox.prior_presets import (caffe_aspect_ratios, caffe_prior_box,
                                            torchvision_scales, torchvision_ssd300_default_boxes)
@@ -40,16 +40,44 @@ def test_unknown_preset_or_knob_value_raises_naming_the_choices():
 @pytest.mark.parametrize("preset, kept", [("mxnet", [0]), ("onnx", [0, 1]), ("torchvision", [0, 1]),
                                           ("caffe", [0, 1])])
 def test_nms_iou_exactly_at_threshold_is_suppressed_only_by_mxnet(preset, kept):
-    keep = presets.nms(HALF_BOXES, np.array([.9, .8], F), np.zeros(2), 0.5, preset=preset)
+    keep = ops.nms(HALF_BOXES, np.array([.9, .8], F), np.zeros(2), 0.5, preset=preset)
     assert list(keep) == kept
 
 
 def test_onnx_detection_keeps_the_box_mxnet_suppresses_at_iou_half():
     prob = np.array([[[.1, .2], [.9, .8]]], F)
     args = (prob, np.zeros((1, 8), F), HALF_BOXES[None])
-    mx = presets.multibox_detection(*args, nms_threshold=.5)
-    onnx = presets.multibox_detection(*args, nms_threshold=.5, preset="onnx")
+    mx = ops.multibox_detection(*args, nms_threshold=.5)
+    onnx = ops.multibox_detection(*args, nms_threshold=.5, preset="onnx")
     assert list(mx[0, :, 0]) == [0, -1] and list(onnx[0, :, 0]) == [0, 0]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_every_nms_op_takes_a_preset_and_an_explicit_comparator_wins(backend):
+    # presets are applied one way: each op reads preset= through get_preset, knobs winning
+    prob = np.array([[[.1, .2], [.9, .8]]], F)
+    args = (prob, np.zeros((1, 8), F), HALF_BOXES[None])
+    scores = np.array([.9, .8], F)
+    with use_backend(backend):
+        assert list(ops.nms(HALF_BOXES, scores, np.zeros(2), .5, preset="onnx")) == [0, 1]
+        assert list(ops.nms(HALF_BOXES, scores, np.zeros(2), .5, preset="onnx",
+                            nms_comparator=">=")) == [0]
+        assert list(ops.nms(HALF_BOXES, scores, np.zeros(2), .5, preset=presets.Preset())) == [0]
+        onnx = ops.multibox_detection(*args, nms_threshold=.5, preset="caffe", nms_comparator=">=")
+        assert list(onnx[0, :, 0]) == [0, -1]
+        with pytest.raises(ValueError, match="MultiBoxDetection: preset must be one of"):
+            ops.multibox_detection(*args, preset="tensorflow")
+        with pytest.raises(ValueError, match="nms: preset must be one of"):
+            ops.nms(HALF_BOXES, scores, np.zeros(2), .5, preset="tensorflow")
+        with pytest.raises(TypeError, match="nms_comparator must be a string"):
+            ops.nms(HALF_BOXES, scores, np.zeros(2), .5, nms_comparator=1)
+
+
+def test_presets_is_data_and_ops_runs_the_current_backend():
+    assert not any(callable(getattr(presets, name, None))
+                   for name in ("nms", "multibox_detection", "detection_kwargs"))
+    from ssdref.multibox import nms as spec
+    assert ops.nms.__wrapped__ is spec.nms and ops.nms.__doc__ == spec.nms.__doc__
 
 
 # --- priors ------------------------------------------------------------------------------------

@@ -21,13 +21,6 @@ def _preset(params):
     return {} if params["preset"] is None else {"preset": params["preset"]}
 
 
-def _detection_preset(params):
-    if params["preset"] is None:
-        return {}
-    from ssdref.presets import detection_kwargs
-    return detection_kwargs(params["preset"])
-
-
 def _fail(op, message):
     raise ValueError(f"{op}: {message}")
 
@@ -158,7 +151,7 @@ def _detection_forward(inputs, aux, params, is_train):
         cls_prob, loc_pred, anchor, clip=params["clip"], threshold=params["threshold"],
         background_id=params["background_id"], nms_threshold=params["nms_threshold"],
         force_suppress=params["force_suppress"], variances=params["variances"],
-        nms_topk=params["nms_topk"], **_detection_preset(params))
+        nms_topk=params["nms_topk"], **_preset(params))
     return [out], None
 
 

@@ -15,6 +15,7 @@ from ssdref.kernels.cpu_boxes import clip_unit, decode_one
 from ssdref.kernels.cpu_nms import greedy_nms
 from ssdref.kernels.cpu_target import first_k_ascending
 from ssdref.multibox import detection as spec
+from ssdref.multibox.nms import resolve_nms_comparator
 
 
 @numba.njit(cache=True)
@@ -103,8 +104,9 @@ def _detection_one(probs, loc, anchors, consts, clip, run_nms, force_suppress, s
 
 def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, background_id=0,
                        nms_threshold=0.5, force_suppress=False, variances=spec.DEFAULT_VARIANCES,
-                       nms_topk=-1, nms_comparator=">="):
+                       nms_topk=-1, nms_comparator=None, preset=None):
     """Numba twin of detection.multibox_detection."""
+    nms_comparator = resolve_nms_comparator(spec.OP, nms_comparator, preset)
     cls_prob, loc_pred, anchors, params = spec.check_detection_inputs(
         cls_prob, loc_pred, anchor, clip, threshold, background_id, nms_threshold, force_suppress,
         variances, nms_topk, nms_comparator)

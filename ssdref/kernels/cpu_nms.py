@@ -123,8 +123,9 @@ def _class_id_carrier(class_ids):
 
 
 def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
-        nms_comparator=">="):
+        nms_comparator=None, preset=None):
     """Numba twin of nms.nms: indices (int64) of the surviving boxes in visiting order."""
+    nms_comparator = spec.resolve_nms_comparator(spec.OP, nms_comparator, preset)
     boxes, scores, class_ids, iou_threshold, force_suppress, topk = spec.check_nms_inputs(
         boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
     order = spec.score_order(scores, topk)

@@ -22,6 +22,7 @@ from ssdref.kernels import cuda_util as cu
 from ssdref.kernels.cuda_boxes import device_functions
 from ssdref.kernels.cuda_nms import sort_rows, suppress
 from ssdref.multibox import detection as spec
+from ssdref.multibox.nms import resolve_nms_comparator
 from ssdref.multibox.boxes import DEFAULT_VARIANCES
 
 BLOCK_MAX = cu.BLOCK_MAX
@@ -147,8 +148,9 @@ def _check_device_inputs(cls_prob, loc_pred, anchor, clip, threshold, background
 
 def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, background_id=0,
                        nms_threshold=0.5, force_suppress=False, variances=DEFAULT_VARIANCES,
-                       nms_topk=-1, nms_comparator=">="):
+                       nms_topk=-1, nms_comparator=None, preset=None):
     """Detections (B, A, 6); see ssdref.multibox.detection.multibox_detection."""
+    nms_comparator = resolve_nms_comparator(spec.OP, nms_comparator, preset)
     on_device = any(cu.is_device(x) for x in (cls_prob, loc_pred, anchor))
     if on_device:
         cls_prob, loc_pred, anchor = (cu.as_device(x) for x in (cls_prob, loc_pred, anchor))

@@ -128,11 +128,11 @@ def sort_rows(keys, present, n, batch):
 
 
 def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
-        nms_comparator=">="):
+        nms_comparator=None, preset=None):
     """Indices (int64, host) of the surviving boxes in visiting order; see ssdref.multibox.nms.nms."""
+    nms_comparator = spec.resolve_nms_comparator(spec.OP, nms_comparator, preset)
     if cu.is_device(boxes) or cu.is_device(scores) or cu.is_device(class_ids):
         boxes, scores, class_ids = (cu.as_device(x) for x in (boxes, scores, class_ids))
-        spec.check_nms_comparator(spec.OP, nms_comparator)
         threshold, force_suppress, topk = float(iou_threshold), bool(force_suppress), int(topk)
     else:
         boxes, scores, class_ids, threshold, force_suppress, topk = spec.check_nms_inputs(

@@ -25,7 +25,7 @@ import numpy as np
 from ssdref.errors import check_array, check_param_float, check_param_int, check_same_dtype, fail
 from ssdref.multibox.boxes import (DEFAULT_VARIANCES, check_boxes, check_variances, clip_boxes,
                                    decode_formula)
-from ssdref.multibox.nms import check_nms_comparator, nms_unchecked, score_order
+from ssdref.multibox.nms import check_nms_comparator, nms_unchecked, resolve_nms_comparator, score_order
 
 OP = "MultiBoxDetection"
 
@@ -96,10 +96,11 @@ def pick_class(probs, threshold):
 
 def multibox_detection(cls_prob, loc_pred, anchor, clip=True, threshold=0.01, background_id=0,
                        nms_threshold=0.5, force_suppress=False, variances=DEFAULT_VARIANCES,
-                       nms_topk=-1, nms_comparator=">="):
+                       nms_topk=-1, nms_comparator=None, preset=None):
     """Detections (B, A, 6) in the input dtype from cls_prob (B, C, A), loc_pred (B, A*4), anchor
     (1, A, 4). Comparators: background when score < threshold, NMS suppresses IoU >= nms_threshold
-    (IoU > nms_threshold with nms_comparator='>')."""
+    (IoU > nms_threshold with nms_comparator='>' or a preset that says so: nms.resolve_nms_comparator)."""
+    nms_comparator = resolve_nms_comparator(OP, nms_comparator, preset)
     cls_prob, loc_pred, anchors, params = check_detection_inputs(
         cls_prob, loc_pred, anchor, clip, threshold, background_id, nms_threshold, force_suppress,
         variances, nms_topk, nms_comparator)

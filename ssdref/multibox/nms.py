@@ -30,6 +30,19 @@ def check_nms_comparator(op, value):
     return value
 
 
+def resolve_nms_comparator(op, nms_comparator=None, preset=None):
+    """The comparator in force: `nms_comparator` when given (checked), else the preset's (a name,
+    a Preset, or None for MXNet's '>='). The one way every NMS-running op reads a preset, as
+    target_conventions is for MultiBoxTarget (ssdref.presets: explicit knobs win)."""
+    if nms_comparator is not None:
+        return check_nms_comparator(op, nms_comparator)
+    from ssdref.presets import get_preset
+    try:
+        return get_preset(preset).nms_comparator
+    except ValueError as exc:
+        fail(op, str(exc))
+
+
 def suppresses(iou, threshold, nms_comparator):
     """Whether IoU values suppress: iou >= threshold, or iou > threshold for nms_comparator '>'."""
     return iou > threshold if nms_comparator == ">" else iou >= threshold
@@ -70,13 +83,15 @@ def score_order(scores, topk):
 
 
 def nms(boxes, scores, class_ids, iou_threshold, force_suppress=False, topk=-1,
-        nms_comparator=">="):
+        nms_comparator=None, preset=None):
     """Indices (int64) of the boxes that survive, in visiting order (score descending, stable).
 
     boxes (N, 4) [xmin, ymin, xmax, ymax], scores (N,), class_ids (N,). Box j is suppressed by an
     earlier surviving box i when (force_suppress or class_ids equal) and IoU(i, j) >= iou_threshold
-    (IoU(i, j) > iou_threshold with nms_comparator='>').
+    (IoU(i, j) > iou_threshold with nms_comparator='>', or a preset whose comparator is '>':
+    caffe, torchvision, onnx; see resolve_nms_comparator).
     """
+    nms_comparator = resolve_nms_comparator(OP, nms_comparator, preset)
     boxes, scores, class_ids, iou_threshold, force_suppress, topk = check_nms_inputs(
         boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)
     return nms_unchecked(boxes, scores, class_ids, iou_threshold, force_suppress, topk, nms_comparator)

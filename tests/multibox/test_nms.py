@@ -68,7 +68,8 @@ def test_bad_inputs_raise(backend):
     with pytest.raises(ValueError, match="nms: nms_comparator must be '>=' or '>', got '=>'"):
         run(TWO, [.9, .8], [0, 0], .5, nms_comparator="=>")
     with pytest.raises(TypeError, match="nms: nms_comparator must be a string"):
-        run(TWO, [.9, .8], [0, 0], .5, nms_comparator=None)
+        run(TWO, [.9, .8], [0, 0], .5, nms_comparator=1)
+    assert run(TWO, [.9, .8], [0, 0], .5, nms_comparator=None) == [0]   # None: the preset's (MXNet)
 
 
 @given(data=st.data(), n=st.integers(1, 25), topk=st.sampled_from([-1, 3, 10]),

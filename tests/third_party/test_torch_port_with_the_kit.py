@@ -1,13 +1,13 @@
 """A third party's test file: a small independent PyTorch port (IoU, greedy NMS, MultiBoxPrior)
 property-tested with nothing but ssdref's documented testing kit (docs/testing-kit.md):
 `ssdref.testing.strategies`, the comparators, the plugin's fixtures and its `ssdref_golden`
-marker, and `ssdref.presets.nms` as the oracle. Nothing here imports ssdref's internals."""
+marker, and `ssdref.ops.nms` as the oracle. Nothing here imports ssdref's internals."""
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, strategies as st
 
-from ssdref import presets
+from ssdref import ops
 from ssdref.testing import strategies as S
 from ssdref.testing.compare import assert_allclose_dtype, assert_detections_equal
 
@@ -79,7 +79,7 @@ def test_nms_keeps_what_the_oracle_keeps(boxes, probs, threshold):
     classes = probs[0, 1:, :len(boxes)].argmax(axis=0).astype(np.float32)
     ours = torch_nms(torch.from_numpy(boxes), torch.from_numpy(scores),
                      torch.from_numpy(classes), threshold).numpy()
-    theirs = presets.nms(boxes, scores, classes, threshold, preset="torchvision")
+    theirs = ops.nms(boxes, scores, classes, threshold, preset="torchvision")
 
     def rows(keep):
         return np.concatenate([classes[keep, None], scores[keep, None], boxes[keep]], axis=1)
