@@ -86,7 +86,7 @@ def _through_params_file(mx, args, aux):
 
 
 def scaled_error(ours, theirs) -> float:
-    from ssdref.backends.conformance_cases import scaled_error as measure
+    from ssdref.backends.measure import scaled_error as measure
     return measure(ours, theirs)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ssdref.backends.measure import scaled_error_as_float64
 from ssdref.conformance import ReportRow
 
 
@@ -29,7 +30,8 @@ def _session(model):
 
 
 def _same(actual, expected, box_tol=None, score_tol=None) -> tuple[bool, bool, float]:
-    """(bit-exact valid rows as sets, equal under the tie-aware comparator, worst score/box error);
+    """(bit-exact valid rows as sets, equal under the tie-aware comparator, worst error of the valid
+    rows, `ssdref.backends.measure.scaled_error`);
     box_tol / score_tol: None for the float32 table's."""
     from ssdref.testing.compare import assert_detections_equal
 
@@ -39,7 +41,7 @@ def _same(actual, expected, box_tol=None, score_tol=None) -> tuple[bool, bool, f
         return rows[np.lexsort(rows.T[::-1])]
 
     a, e = valid(actual), valid(expected)
-    worst = float(np.abs(a - e).max()) if a.shape == e.shape and a.size else (0.0 if a.shape == e.shape else np.inf)
+    worst = scaled_error_as_float64(a, e)  # over the valid rows, sorted
     exact = a.shape == e.shape and a.tobytes() == e.tobytes()
     try:
         assert_detections_equal(actual, expected, box_tol=box_tol, score_tol=score_tol)
