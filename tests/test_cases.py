@@ -1,12 +1,15 @@
-"""The case catalogue (ssdref.cases): each case declared once, read by the golden set, and equal to
-what MXNet 1.9.1 was recorded on (golden/mxnet-1.9.1/) in inputs, parameters and outputs."""
+"""The case catalogue (ssdref.cases): each case declared once, read by the golden set, conformance,
+the MXNet recording and the gradient checks, and the spec cases equal to what MXNet 1.9.1 was
+recorded on (golden/mxnet-1.9.1/) in inputs, parameters and outputs."""
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ssdref import golden
-from ssdref.cases import spec
+from ssdref.cases import graphs, layers, multibox, recorded, spec
+from ssdref.cases.case import Case
 from ssdref.testing.goldens import load_golden, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,12 +18,71 @@ RECORDED_LABELS = {c["name"][len("spec/"):] for c in read_manifest(RECORDED)["ca
                    if c["name"].startswith("spec/")}
 
 
+def _config(op, params, shapes):
+    return op, repr(sorted(params.items())), repr(sorted(shapes.items()))
+
+
 def test_no_case_name_or_label_is_declared_twice():
     names = [c.name for c in spec.SPEC_CASES]
     labels = [c.label for c in spec.SPEC_CASES]
     assert len(set(names)) == len(names) and len(set(labels)) == len(labels)
     golden_names = [c.name for c in golden.declared_cases()]
     assert len(set(golden_names)) == len(golden_names)
+    layer_names = [layer.name for layer in layers.LAYERS]
+    assert len(set(layer_names)) == len(layer_names)
+    recorded_names = list(recorded.recorded_cases())
+    assert len(set(recorded_names)) == len(recorded_names)
+    # ... and no configuration is declared twice under two names
+    configs = [_config(layer.op, layer.params, layer.shapes) for layer in layers.LAYERS]
+    assert len(set(configs)) == len(configs)
+    spec_configs = [_config(c.op, c.params, {k: v.shape for k, v in c.inputs.items()})
+                    + tuple(v.tobytes() for v in c.inputs.values())
+                    for c in spec.SPEC_CASES]
+    assert len(set(spec_configs)) == len(spec_configs)
+
+
+def test_only_the_catalogue_declares_a_case_type():
+    """One op-call type (ssdref.cases.case.Case); the catalogue's tables (SpecCase, Layer) and the
+    golden set's recipe record (GoldenRecipe) are the only other case records in ssdref."""
+    found = {}
+    for path in (ROOT / "ssdref").rglob("*.py"):
+        for name in re.findall(r"^class (\w*Case|\w*Recipe|Layer)\(", path.read_text(), re.M):
+            found[name] = path.relative_to(ROOT).as_posix()
+    assert found == {"Case": "ssdref/cases/case.py", "SpecCase": "ssdref/cases/spec.py",
+                     "Layer": "ssdref/cases/layers.py", "GoldenRecipe": "ssdref/golden/cases.py",
+                     "GoldenCase": "ssdref/testing/goldens.py"}   # the last: the loader's view of a file
+
+
+def test_golden_reads_the_layer_multibox_and_graph_cases_from_the_catalogue():
+    declared = {c.name: c for c in golden.declared_cases()}
+    golden_layers = layers.read_by(layers.GOLDEN)
+    for index, layer in enumerate(golden_layers):
+        for dtype in ("float32", "float64"):
+            ours = declared[f"{layer.name}_{dtype}"]
+            assert ours.extra["layer"] is layer and (ours.op, ours.params, ours.seed) == \
+                (layer.op, layer.params, index)
+    assert sum(c.kind == "op" and "layer" in c.extra for c in declared.values()) == 2 * len(golden_layers)
+    for stem, op, params, seed in multibox.RANDOM:
+        ours = declared[f"{stem}_float32"]
+        assert (ours.op, ours.params, ours.seed, ours.make_inputs) == \
+            (op, params, seed, multibox.random_multibox_inputs)
+    assert declared[multibox.PRIOR_NONSQUARE[0]].params is multibox.PRIOR_NONSQUARE[2]
+    assert declared["tiny_ssd_train_step_float32"].run is graphs.tiny_run
+    assert declared["ssd300_vgg16_reduced_detect"].params is graphs.SSD300
+    from_catalogue = {c.name for c in spec.SPEC_CASES} | {multibox.PRIOR_NONSQUARE[0]}
+    from_catalogue |= {f"{stem}_{d}" for stem, *_ in multibox.RANDOM for d in ("float32", "float64")}
+    from_catalogue |= {f"{layer.name}_{d}" for layer in golden_layers for d in ("float32", "float64")}
+    from_catalogue |= {f"tiny_ssd_train_step_{d}" for d in ("float32", "float64")}
+    assert set(declared) - from_catalogue == {"ssd300_vgg16_reduced_detect"}
+
+
+def test_gradcheck_reads_the_layer_cases_from_the_catalogue():
+    from ssdref.autograd import gradcheck_suite
+    assert gradcheck_suite.CASES == layers.read_by(layers.GRADCHECK)
+    assert all(any(case is layer for layer in layers.LAYERS) for case in gradcheck_suite.CASES)
+    # a configuration both read is one declaration: e.g. the golden Convolution_pad1 is checked
+    shared = [layer for layer in gradcheck_suite.CASES if layers.GOLDEN in layer.uses]
+    assert any(layer.name == "Convolution_pad1" for layer in shared) and len(shared) > 30
 
 
 def test_the_golden_set_reads_the_spec_cases_from_the_catalogue():
@@ -60,6 +122,8 @@ def test_spec_statements_checked_by_value():
 
 def test_conformance_and_the_mxnet_recorder_read_the_catalogue():
     from ssdref.backends import conformance_cases, record_mxnet
+    from ssdref.cases import generators
+    assert conformance_cases.Case is Case and conformance_cases.GENERATORS is generators.GENERATORS
     assert list(conformance_cases.SPEC_CASES) == [c.label for c in spec.SPEC_CASES]
     assert conformance_cases.SPEC_ABORTS == {c.label for c in spec.SPEC_CASES if c.error}
     for case in spec.SPEC_CASES:
@@ -67,3 +131,7 @@ def test_conformance_and_the_mxnet_recorder_read_the_catalogue():
         assert (ours.op, ours.params) == (case.op, case.params)
         assert all(ours.inputs[n] is v for n, v in case.inputs.items())     # the same arrays
     assert list(record_mxnet._spec_cases()) == [f"spec/{c.label}" for c in spec.SPEC_CASES]
+    assert record_mxnet.recorded_cases is recorded.recorded_cases
+    cases = record_mxnet.recorded_cases()
+    assert all(isinstance(c, Case) for c in cases.values())
+    assert [n for n in cases if n.startswith("spec/")] == [f"spec/{c.label}" for c in spec.SPEC_CASES]

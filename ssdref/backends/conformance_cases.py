@@ -45,8 +45,7 @@ CLEAR_ERRORS = (ValueError, TypeError)
 # catalogue (ssdref.cases.spec), by their conformance labels; SPEC_ABORTS must be refused.
 def _spec_cases():
     from ssdref.cases.spec import SPEC_CASES as CATALOGUE
-    cases = {c.label: Case(c.op, dict(c.params), dict(c.inputs), {}, False, None, backward=False)
-             for c in CATALOGUE}
+    cases = {c.label: c.case() for c in CATALOGUE}
     return cases, frozenset(c.label for c in CATALOGUE if c.error)
 
 

@@ -73,6 +73,8 @@ def seeded_inputs(op, params, shapes, rng, dtype, *, label_classes=3):
     known, _ = opdef.infer_shape(known, parsed)
     arrays = {}
     for name, shape in zip(names, known):
+        if shape is None:
+            raise ValueError(f"{op}: cannot infer the shape of input {name!r} from {shapes}")
         if name == "label":
             low = -1 if parsed.get("use_ignore") else 0
             arrays[name] = rng.integers(low, label_classes, size=shape).astype(dtype)

@@ -104,5 +104,4 @@ def recorded_cases() -> dict:
 def spec_cases() -> dict:
     """The spec's §8 multibox cases (ssdref.cases.spec) as Cases, named `spec/<label>`."""
     from ssdref.cases.spec import SPEC_CASES
-    return {f"spec/{c.label}": Case(c.op, dict(c.params), dict(c.inputs), {}, False, None, backward=False)
-            for c in SPEC_CASES}
+    return {f"spec/{c.label}": c.case() for c in SPEC_CASES}

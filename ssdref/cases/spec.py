@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ssdref.cases.case import Case
+
 
 class SpecCase(NamedTuple):
     name: str                 # golden case name
@@ -23,6 +25,11 @@ class SpecCase(NamedTuple):
     inputs: dict              # input name -> float32 array, in the op's input order
     error: dict | None = None
     dtypes: tuple = ("float32",)
+
+    def case(self) -> Case:
+        """The op call (`ssdref.cases.case.Case`) that conformance and the MXNet recording run:
+        inference, no backward, the same input arrays."""
+        return Case(self.op, dict(self.params), dict(self.inputs), {}, False, None, backward=False)
 
 
 F = np.float32

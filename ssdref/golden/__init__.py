@@ -7,13 +7,14 @@ output's precision tier, the consumer tolerances, file and sha256. The stored in
 truth: `verify` recomputes the outputs from them in 'portable' precision (bit-identical on every
 machine) and re-derives the inputs from their seeds as a check of its own.
 
-  cases.py   the declared cases (recipes and runs), run_op, ssd300_arguments
+  cases.py   the catalogue's cases (ssdref.cases) as golden recipes and runs, in manifest order
   tiers.py   precision tiers: exact, ulp:N
   store.py   npz bytes, array hashes, reading damaged files cleanly, generate
   verify.py  verify, diff
   cli.py     ssdref golden generate | verify | diff
 """
-from ssdref.golden.cases import (EXACT, LAYERS, SSD300, TINY, Case, declared_cases,  # noqa: F401
+from ssdref.cases.layers import LAYERS  # noqa: F401
+from ssdref.golden.cases import (EXACT, SSD300, TINY, Case, GoldenRecipe, declared_cases,  # noqa: F401
                                  parameters_sha256, run_op, ssd300_arguments)
 from ssdref.golden.cli import add_cli  # noqa: F401
 from ssdref.golden.store import (MANIFEST, GoldenReadError, array_sha256, compute,  # noqa: F401
