@@ -1,4 +1,5 @@
-"""Time the VGG16-reduced SSD300 body (conv1_1 ... fc7 + relu7) forward and forward+backward, batch 1.
+"""Time the VGG16-reduced SSD300 body (conv1_1 ... fc7 + relu7) forward and forward+backward, batch 1
+(or --batch N).
 
 Built directly from the layer functions (no graph): Convolution + relu per layer, max pools
 (pool3 'full', pool5 3x3/1/1), fc6 3x3 pad 6 dilate 6, fc7 1x1. Prints milliseconds and GFLOP/s
@@ -6,6 +7,7 @@ Built directly from the layer functions (no graph): Convolution + relu per layer
 numpy float32 GEMM peak on this machine.
 
     OMP_NUM_THREADS=2 .venv/bin/python bench/conv_body.py [--backend numba|numpy] [--repeat 3]
+                                                          [--batch 1]
 """
 from __future__ import annotations
 
@@ -105,11 +107,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numba", choices=("numba", "numpy"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     params = make_params(rng)
-    x = rng.standard_normal((1, 3, 300, 300), dtype=np.float32)
-    flops = conv_flops()
+    x = rng.standard_normal((args.batch, 3, 300, 300), dtype=np.float32)
+    flops = {name: args.batch * f for name, f in conv_flops().items()}
     total_flops = sum(flops.values())
     peak = gemm_peak()
     with use_backend(args.backend):

@@ -202,7 +202,8 @@ def conv_forward(x, weight, bias, *, kernel=None, stride=1, dilate=1, pad=0, num
     geometry = _spec.conv_geometry(x.shape, weight.shape, kernel=kernel, stride=stride,
                                    dilate=dilate, pad=pad, num_group=num_group)
     if cpu_winograd.chosen(geometry, weight.shape[0], x.shape[1]):
-        y = _winograd.winograd_forward_with(cpu_winograd, x, weight, bias, geometry, buffers.empty)
+        transforms = cpu_winograd.transforms_for(geometry, x.shape[0], weight.shape[0], x.shape[1])
+        y = _winograd.winograd_forward_with(transforms, x, weight, bias, geometry, buffers.empty)
     else:
         y = _spec.conv_forward_with(_im2col_reused, x, weight, bias, geometry, _add_bias_threads,
                                     buffers.empty)
@@ -225,11 +226,14 @@ def conv_backward(dy, cache, *, data_grad=True):
     if grad_geometry is None:
         return _spec.conv_backward_with(_im2col_reused, col2im, dy, cache, transpose_last2,
                                         buffers.empty, bool(data_grad))
-    dweight = _winograd.winograd_weight_grad_with(cpu_winograd, cache.x, dy, cache.geometry,
+    n_img, num_filter, channels = cache.x.shape[0], cache.weight.shape[0], cache.x.shape[1]
+    transforms = cpu_winograd.transforms_for(cache.geometry, n_img, num_filter, channels)
+    dweight = _winograd.winograd_weight_grad_with(transforms, cache.x, dy, cache.geometry,
                                                   buffers.empty)
     dbias = _spec.bias_grad(dy) if cache.has_bias else None
     dx = None
     if data_grad:   # dy correlated with the flipped kernel (ssdref.layers.conv.data_grad_geometry)
-        dx = _winograd.winograd_forward_with(cpu_winograd, dy, cache.weight, None, grad_geometry,
+        transforms = cpu_winograd.transforms_for(grad_geometry, n_img, channels, num_filter)
+        dx = _winograd.winograd_forward_with(transforms, dy, cache.weight, None, grad_geometry,
                                              buffers.empty, flip=True)
     return dx, dweight, dbias

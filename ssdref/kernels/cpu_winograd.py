@@ -16,12 +16,16 @@ specification; 1 -> Winograd where `chosen` holds); portable precision always ta
 """
 from __future__ import annotations
 
+import math
+import sys
+
 import numba
 import numpy as np
 
 from ssdref.backend import (conv_algorithm_from_env, get_conv_algorithm, get_precision,
                             use_conv_algorithm)
 from ssdref.layers import winograd as _winograd
+from ssdref.layers.winograd import POINTS, TILE, tile_counts   # noqa: F401 (the driver reads them)
 
 
 def _enabled_from_env() -> bool:
@@ -36,6 +40,16 @@ def __getattr__(name):
 
 
 MIN_CHANNELS = 64
+SPEC = _winograd          # the NumPy transforms these kernels equal bit for bit
+
+# F(4x4, 3x3) (ssdref.kernels.cpu_winograd43) instead of F(2x2, 3x3) where a call has at least
+# max(LARGE_TILE_MIN_TILES, C/G * F/G / WEIGHTS_PER_TILE) 4x4 tiles: its 36 GEMMs are narrower
+# (a quarter of the tiles) and its U (36 x C x F) larger. Measured on the 2-core EPYC (AVX-512):
+# VGG16 batch 1, 1.3-1.6x faster per layer from 300x300 x 64 channels down to 75x75 x 256 (361
+# tiles), 1.5x-3x slower at 38x38 x 512 (100 tiles); batch 8, 38x38: 1.3x faster at 256 -> 512
+# channels (800 tiles), 1.1x at 512 -> 512, 1.2x slower at 19x19 x 512 (200 tiles).
+LARGE_TILE_MIN_TILES = 256
+WEIGHTS_PER_TILE = 256
 
 
 def chosen(geometry, num_filter, channels) -> bool:
@@ -44,6 +58,20 @@ def chosen(geometry, num_filter, channels) -> bool:
     return get_conv_algorithm() == "auto" and get_precision() == "fast" and \
         _winograd.applies(geometry) and \
         min(num_filter, channels) // groups >= MIN_CHANNELS
+
+
+def transforms_for(geometry, n_img, num_filter, channels):
+    """The kernel module that computes a chosen layer: ssdref.kernels.cpu_winograd43 (F(4x4, 3x3))
+    where a call has many tiles for its channel counts (see LARGE_TILE_MIN_TILES), else this module
+    (F(2x2, 3x3)). Both are bit-identical to their NumPy module (`SPEC`). For dx pass the data
+    gradient's geometry with filters and channels swapped."""
+    from ssdref.kernels import cpu_winograd43
+    groups = geometry.num_group
+    tiles = n_img * math.prod(cpu_winograd43.tile_counts(geometry.out_spatial))
+    weights = (num_filter // groups) * (channels // groups)
+    if tiles >= max(LARGE_TILE_MIN_TILES, weights // WEIGHTS_PER_TILE):
+        return cpu_winograd43
+    return sys.modules[__name__]
 
 
 def disabled():

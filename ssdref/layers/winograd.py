@@ -38,6 +38,9 @@ import numpy as np
 from ssdref.layers import conv as _conv
 from ssdref.layers.conv import ConvGeometry, data_grad_geometry, is_pointwise
 
+POINTS = 16       # transformed values per tile (4 x 4); ssdref.layers.winograd43 has 36
+TILE = 2          # outputs per tile side
+
 
 def applies(geometry: ConvGeometry) -> bool:
     """F(2x2, 3x3) covers 2-D convolutions with a 3x3 kernel, stride 1 and dilation 1."""
@@ -156,9 +159,12 @@ def weight_grad_transform(du):
     return dw.reshape(groups * filters, channels, 3, 3)
 
 
-def image_chunks(n_img, channels, num_filter, out_spatial, itemsize):
-    """[(start, stop)] image ranges whose V and M fit COLUMN_BUDGET_BYTES (at least one image)."""
-    per_image = 16 * (channels + num_filter) * math.prod(tile_counts(out_spatial)) * itemsize
+def image_chunks(n_img, channels, num_filter, out_spatial, itemsize, transforms=None):
+    """[(start, stop)] image ranges whose V and M fit COLUMN_BUDGET_BYTES (at least one image);
+    `transforms` (default this module, F(2x2, 3x3)) gives the tile size and points per tile."""
+    transforms = transforms or sys.modules[__name__]
+    per_image = transforms.POINTS * (channels + num_filter) * \
+        math.prod(transforms.tile_counts(out_spatial)) * itemsize
     step = max(1, _conv.COLUMN_BUDGET_BYTES // max(per_image, 1))   # read at call time: tests shrink it
     return [(s, min(s + step, n_img)) for s in range(0, n_img, step)]
 
@@ -167,22 +173,27 @@ def winograd_forward_with(transforms, x, weight, bias, geometry, empty=np.empty,
     """The driver shared by every backend: U = weight_transform, then per chunk of images
     V = input_transform, M = U @ V (one batched GEMM over the 16 tile positions and the groups),
     y = output_transform(M) + bias. `transforms` is a module (or namespace) with the three
-    functions; `empty` may replace np.empty for y and the temporaries (a backend's buffer pool).
+    functions, `tile_counts` and POINTS (this module: F(2x2, 3x3); ssdref.layers.winograd43:
+    F(4x4, 3x3); their Numba kernels); `empty` may replace np.empty for y and the temporaries (a backend's buffer pool).
     flip=True correlates with flipped_kernel(weight): dx = winograd_forward_with(transforms, dy,
     weight, None, data_grad_geometry(geometry), flip=True)."""
     g = geometry
     n_img, channels = x.shape[:2]
     groups = g.num_group
-    th, tw = tile_counts(g.out_spatial)
-    u = transforms.weight_transform(weight, groups, flip)                     # (16, G, F/G, C/G)
+    points = transforms.POINTS
+    th, tw = transforms.tile_counts(g.out_spatial)
+    u = transforms.weight_transform(weight, groups, flip)                 # (points, G, F/G, C/G)
     num_filter = groups * u.shape[2]
     y = empty((n_img, num_filter) + g.out_spatial, x.dtype)
-    for start, stop in image_chunks(n_img, channels, num_filter, g.out_spatial, x.dtype.itemsize):
+    for start, stop in image_chunks(n_img, channels, num_filter, g.out_spatial, x.dtype.itemsize,
+                                    transforms):
         n = stop - start
-        v = transforms.input_transform(x[start:stop], g.pad, th, tw, empty((16, channels, n * th * tw), x.dtype))
-        m = np.matmul(u, v.reshape(16, groups, channels // groups, -1),
-                      out=empty((16, groups, num_filter // groups, n * th * tw), x.dtype))
-        transforms.output_transform(m.reshape(16, num_filter, -1), bias, n, g.out_spatial, y[start:stop])
+        v = transforms.input_transform(x[start:stop], g.pad, th, tw,
+                                       empty((points, channels, n * th * tw), x.dtype))
+        m = np.matmul(u, v.reshape(points, groups, channels // groups, -1),
+                      out=empty((points, groups, num_filter // groups, n * th * tw), x.dtype))
+        transforms.output_transform(m.reshape(points, num_filter, -1), bias, n, g.out_spatial,
+                                    y[start:stop])
     return y
 
 
@@ -193,17 +204,19 @@ def winograd_weight_grad_with(transforms, x, dy, geometry, empty=np.empty):
     g = geometry
     n_img, channels = x.shape[:2]
     num_filter, groups = dy.shape[1], g.num_group
-    th, tw = tile_counts(g.out_spatial)
+    points = transforms.POINTS
+    th, tw = transforms.tile_counts(g.out_spatial)
     du = None
-    for start, stop in image_chunks(n_img, channels, num_filter, g.out_spatial, x.dtype.itemsize):
+    for start, stop in image_chunks(n_img, channels, num_filter, g.out_spatial, x.dtype.itemsize,
+                                    transforms):
         n = stop - start
         v = transforms.input_transform(x[start:stop], g.pad, th, tw,
-                                       empty((16, channels, n * th * tw), x.dtype))
+                                       empty((points, channels, n * th * tw), x.dtype))
         z = transforms.grad_transform(dy[start:stop], th, tw,
-                                      empty((16, num_filter, n * th * tw), x.dtype))
-        v = v.reshape(16, groups, channels // groups, -1)
-        z = z.reshape(16, groups, num_filter // groups, -1)
-        part = np.matmul(z, v.transpose(0, 1, 3, 2))                       # (16, G, F/G, C/G)
+                                      empty((points, num_filter, n * th * tw), x.dtype))
+        v = v.reshape(points, groups, channels // groups, -1)
+        z = z.reshape(points, groups, num_filter // groups, -1)
+        part = np.matmul(z, v.transpose(0, 1, 3, 2))                   # (points, G, F/G, C/G)
         if du is None:
             du = part
         else:

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 from ssdref.backend import dispatch, use_backend, use_conv_algorithm
 from ssdref.kernels import cpu_conv, cpu_winograd
-from ssdref.layers import conv, winograd
+from ssdref.layers import conv
 
 configs = st.fixed_dictionaries({
     "ndim": st.sampled_from([1, 2, 2, 2, 3]), "batch": st.integers(1, 3),
@@ -47,11 +47,16 @@ def _reference(x, w, b, args, g):
     """(y, dx, dw, db) from the NumPy specification of the algorithms the kernel runs."""
     y, cache = conv.conv_forward(x, w, b, **args)
     dx, dw, db = conv.conv_backward(g, cache)
-    if cpu_winograd.chosen(cache.geometry, w.shape[0], x.shape[1]):
-        y = winograd.winograd_forward(x, w, b, cache.geometry)
-        if conv.data_grad_geometry(cache.geometry) is not None:
-            dx = winograd.winograd_data_grad(g, w, cache.geometry)
-            dw = winograd.winograd_weight_grad(x, g, cache.geometry)
+    geometry, (n_img, channels), num_filter = cache.geometry, x.shape[:2], w.shape[0]
+    if cpu_winograd.chosen(geometry, num_filter, channels):
+        y = cpu_winograd.transforms_for(geometry, n_img, num_filter, channels).SPEC \
+            .winograd_forward(x, w, b, geometry)
+        grad_geometry = conv.data_grad_geometry(geometry)
+        if grad_geometry is not None:
+            dx = cpu_winograd.transforms_for(grad_geometry, n_img, channels, num_filter).SPEC \
+                .winograd_data_grad(g, w, geometry)
+            dw = cpu_winograd.transforms_for(geometry, n_img, num_filter, channels).SPEC \
+                .winograd_weight_grad(x, g, geometry)
     return y, dx, dw, db
 
 
@@ -84,11 +89,15 @@ def test_numba_conv_without_winograd_equals_im2col_spec_exactly(c):
         _assert_same(*_draw(c))
 
 
+@pytest.mark.parametrize("min_tiles", [10**9, 0], ids=["F2x2", "F4x4"])
 @pytest.mark.parametrize("pad", [0, 1, 2, 3])
 @pytest.mark.parametrize("float32", [False, True])
-def test_winograd_layers_equal_numpy_winograd_and_im2col_to_rounding(pad, float32):
-    """A VGG-like 3x3 layer, batch 2: the Numba Winograd path is bit-identical to the NumPy
-    Winograd, and within a few ulps of the im2col specification (float64: 1e-12)."""
+def test_winograd_layers_equal_numpy_winograd_and_im2col_to_rounding(monkeypatch, min_tiles, pad,
+                                                                     float32):
+    """A VGG-like 3x3 layer, batch 2: the Numba Winograd path (F(2x2, 3x3) or F(4x4, 3x3)) is
+    bit-identical to the NumPy Winograd, and within a few ulps of the im2col specification
+    (float64: 1e-12)."""
+    monkeypatch.setattr(cpu_winograd, "LARGE_TILE_MIN_TILES", min_tiles)
     dtype = np.float32 if float32 else np.float64
     rng = np.random.default_rng(pad)
     x = rng.standard_normal((2, 64, 11, 10)).astype(dtype)

@@ -1,13 +1,19 @@
-"""Numba Winograd transforms (ssdref.kernels.cpu_winograd) equal the NumPy ones bit for bit, and the
-Numba Convolution that uses them passes the float64 gradient check."""
+"""Numba Winograd transforms (ssdref.kernels.cpu_winograd: F(2x2, 3x3), cpu_winograd43: F(4x4, 3x3))
+equal the NumPy ones bit for bit, and the Numba Convolution that uses them passes the float64
+gradient check."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from ssdref.autograd.gradcheck import check_gradients
 from ssdref.backend import use_conv_algorithm
-from ssdref.kernels import cpu_conv, cpu_winograd
-from ssdref.layers import conv, winograd
+from ssdref.kernels import cpu_conv, cpu_winograd, cpu_winograd43
+from ssdref.layers import conv, winograd, winograd43
+
+# (NumPy transforms, Numba transforms)
+pairs = pytest.mark.parametrize("spec, kernels", [(winograd, cpu_winograd),
+                                                  (winograd43, cpu_winograd43)],
+                                ids=["F2x2", "F4x4"])
 
 shapes = st.fixed_dictionaries({
     "n": st.integers(1, 3), "c": st.integers(1, 5), "h": st.integers(1, 12),
@@ -19,87 +25,98 @@ def _dtype(s):
     return np.float32 if s["float32"] else np.float64
 
 
+@pairs
 @given(shapes)
-def test_input_transform_is_bit_identical(s):
+def test_input_transform_is_bit_identical(spec, kernels, s):
     rng = np.random.default_rng(s["seed"])
     x = rng.standard_normal((s["n"], s["c"], s["h"], s["w"])).astype(_dtype(s))
     out = (s["h"] + 2 * s["ph"] - 2, s["w"] + 2 * s["pw"] - 2)
     if min(out) < 1:
         return
-    th, tw = winograd.tile_counts(out)
-    want = winograd.input_transform(x, (s["ph"], s["pw"]), th, tw,
-                                    np.full((16, s["c"], s["n"] * th * tw), np.nan, x.dtype))
-    got = cpu_winograd.input_transform(x, (s["ph"], s["pw"]), th, tw,
-                                       np.full(want.shape, np.nan, x.dtype))
+    th, tw = spec.tile_counts(out)
+    want = spec.input_transform(x, (s["ph"], s["pw"]), th, tw,
+                                np.full((spec.POINTS, s["c"], s["n"] * th * tw), np.nan, x.dtype))
+    got = kernels.input_transform(x, (s["ph"], s["pw"]), th, tw,
+                                  np.full(want.shape, np.nan, x.dtype))
     assert not np.isnan(got).any()
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))   # signed zeros too
 
 
+@pairs
 @given(shapes, st.booleans())
-def test_output_transform_is_bit_identical(s, with_bias):
+def test_output_transform_is_bit_identical(spec, kernels, s, with_bias):
     rng = np.random.default_rng(s["seed"])
     out = (s["h"], s["w"])
-    th, tw = winograd.tile_counts(out)
-    m = rng.standard_normal((16, s["c"], s["n"] * th * tw)).astype(_dtype(s))
+    th, tw = spec.tile_counts(out)
+    m = rng.standard_normal((spec.POINTS, s["c"], s["n"] * th * tw)).astype(_dtype(s))
     bias = rng.standard_normal(s["c"]).astype(m.dtype) if with_bias else None
-    want = winograd.output_transform(m, bias, s["n"], out,
-                                     np.full((s["n"], s["c"]) + out, np.nan, m.dtype))
-    got = cpu_winograd.output_transform(m, bias, s["n"], out, np.full(want.shape, np.nan, m.dtype))
+    want = spec.output_transform(m, bias, s["n"], out,
+                                 np.full((s["n"], s["c"]) + out, np.nan, m.dtype))
+    got = kernels.output_transform(m, bias, s["n"], out, np.full(want.shape, np.nan, m.dtype))
     assert not np.isnan(got).any()
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
+@pairs
 @given(shapes)
-def test_grad_transform_is_bit_identical(s):
+def test_grad_transform_is_bit_identical(spec, kernels, s):
     rng = np.random.default_rng(s["seed"])
     dy = rng.standard_normal((s["n"], s["c"], s["h"], s["w"])).astype(_dtype(s))
-    th, tw = winograd.tile_counts(dy.shape[2:])
-    want = winograd.grad_transform(dy, th, tw, np.full((16, s["c"], s["n"] * th * tw), np.nan,
-                                                       dy.dtype))
-    got = cpu_winograd.grad_transform(dy, th, tw, np.full(want.shape, np.nan, dy.dtype))
+    th, tw = spec.tile_counts(dy.shape[2:])
+    want = spec.grad_transform(dy, th, tw, np.full((spec.POINTS, s["c"], s["n"] * th * tw),
+                                                   np.nan, dy.dtype))
+    got = kernels.grad_transform(dy, th, tw, np.full(want.shape, np.nan, dy.dtype))
     assert not np.isnan(got).any()
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
+@pairs
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_weight_grad_transform_is_bit_identical(group, dtype):
-    du = np.random.default_rng(group).standard_normal((16, group, 3, 5)).astype(dtype)
-    want = winograd.weight_grad_transform(du)
-    got = cpu_winograd.weight_grad_transform(du)
+def test_weight_grad_transform_is_bit_identical(spec, kernels, group, dtype):
+    du = np.random.default_rng(group).standard_normal((spec.POINTS, group, 3, 5)).astype(dtype)
+    want = spec.weight_grad_transform(du)
+    got = kernels.weight_grad_transform(du)
     assert got.dtype == dtype and got.shape == want.shape == (3 * group, 5, 3, 3)
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
+@pairs
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_weight_transform_is_bit_identical(group, flip, dtype):
+def test_weight_transform_is_bit_identical(spec, kernels, group, flip, dtype):
     w = np.random.default_rng(group).standard_normal((6, 4 // group, 3, 3)).astype(dtype)
-    want = winograd.weight_transform(w, group, flip)
-    got = cpu_winograd.weight_transform(w, group, flip)
+    want = spec.weight_transform(w, group, flip)
+    got = kernels.weight_transform(w, group, flip)
     assert got.dtype == dtype and got.shape == want.shape
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
 
 
+@pytest.mark.parametrize("min_tiles, kernels", [(10**9, cpu_winograd), (0, cpu_winograd43)],
+                         ids=["F2x2", "F4x4"])
 @settings(max_examples=15)
 @given(st.integers(0, 2), st.sampled_from([1, 2]), st.integers(0, 2**16))
-def test_numba_winograd_conv_gradients_match_central_differences(pad, group, seed):
-    saved, cpu_winograd.MIN_CHANNELS = cpu_winograd.MIN_CHANNELS, 1      # small layers take it
+def test_numba_winograd_conv_gradients_match_central_differences(min_tiles, kernels, pad, group,
+                                                                 seed):
+    saved = cpu_winograd.MIN_CHANNELS, cpu_winograd.LARGE_TILE_MIN_TILES
+    cpu_winograd.MIN_CHANNELS = 1                                       # small layers take it
+    cpu_winograd.LARGE_TILE_MIN_TILES = min_tiles                       # and this algorithm
     try:
-        _gradient_check(pad, group, seed)
+        _gradient_check(pad, group, seed, kernels)
     finally:
-        cpu_winograd.MIN_CHANNELS = saved
+        cpu_winograd.MIN_CHANNELS, cpu_winograd.LARGE_TILE_MIN_TILES = saved
 
 
-def _gradient_check(pad, group, seed):
+def _gradient_check(pad, group, seed, kernels):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((2, 2 * group, 5, 6))
     w = rng.standard_normal((3 * group, 2, 3, 3))
     b = rng.standard_normal(3 * group)
     args = dict(pad=pad, num_group=group)
-    assert cpu_winograd.chosen(cpu_conv.conv_forward(x, w, b, **args)[1].geometry, 3 * group,
-                               2 * group)
+    geometry = cpu_conv.conv_forward(x, w, b, **args)[1].geometry
+    assert cpu_winograd.chosen(geometry, 3 * group, 2 * group)
+    assert cpu_winograd.transforms_for(geometry, 2, 3 * group, 2 * group) is kernels
 
     def forward(x, w, b):
         return cpu_conv.conv_forward(x, w, b, **args)[0]
@@ -146,3 +163,14 @@ def test_the_algorithm_switch_is_context_local_and_checked():
     with pytest.raises(ValueError, match="use_conv_algorithm: algorithm must be one of"):
         with use_conv_algorithm("winograd"):
             pass
+
+
+@pytest.mark.parametrize("n_img, size, channels, filters, kernels", [
+    (1, 300, 64, 64, cpu_winograd43), (1, 75, 256, 256, cpu_winograd43),
+    (1, 38, 256, 512, cpu_winograd), (8, 38, 256, 512, cpu_winograd43),
+    (1, 19, 512, 512, cpu_winograd), (8, 19, 512, 512, cpu_winograd), (1, 12, 64, 64, cpu_winograd)])
+def test_f4x4_is_taken_for_many_tiles_per_weight(n_img, size, channels, filters, kernels):
+    g = conv.conv_geometry((n_img, channels, size, size), (filters, channels, 3, 3), kernel=None,
+                           stride=1, dilate=1, pad=1, num_group=1)
+    assert cpu_winograd.transforms_for(g, n_img, filters, channels) is kernels
+    assert kernels.SPEC is (winograd43 if kernels is cpu_winograd43 else winograd)

@@ -1,9 +1,12 @@
-"""Winograd F(2x2, 3x3) (ssdref.layers.winograd) equals the im2col Convolution up to rounding."""
+"""Winograd F(2x2, 3x3) (ssdref.layers.winograd) and F(4x4, 3x3) (ssdref.layers.winograd43) equal
+the im2col Convolution up to rounding."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from ssdref.layers import conv, winograd
+from ssdref.layers import conv, winograd, winograd43
+
+both = pytest.mark.parametrize("spec", [winograd, winograd43], ids=["F2x2", "F4x4"])
 
 configs = st.fixed_dictionaries({
     "batch": st.integers(1, 3), "group": st.sampled_from([1, 2]), "cpg": st.integers(1, 4),
@@ -22,12 +25,13 @@ def _draw(c, dtype=np.float64):
     return x, w, b, dict(pad=(c["ph"], c["pw"]), num_group=c["group"])
 
 
+@both
 @given(configs)
-def test_forward_equals_im2col_convolution(c):
+def test_forward_equals_im2col_convolution(spec, c):
     x, w, b, args = _draw(c)
     y, cache = conv.conv_forward(x, w, b, **args)
     assert winograd.applies(cache.geometry)
-    got = winograd.winograd_forward(x, w, b, cache.geometry)
+    got = spec.winograd_forward(x, w, b, cache.geometry)
     assert got.shape == y.shape and got.dtype == y.dtype
     np.testing.assert_allclose(got, y, rtol=1e-12, atol=1e-12)
 
@@ -40,20 +44,22 @@ def _im2col_backward(c):
     return x, w, args, cache.geometry, dy, conv.conv_backward(dy, cache)
 
 
+@both
 @given(configs)
-def test_data_grad_by_flipped_kernel_equals_col2im(c):
+def test_data_grad_by_flipped_kernel_equals_col2im(spec, c):
     x, w, args, geometry, dy, (dx, _, _) = _im2col_backward(c)
     if max(args["pad"]) > 2:       # pad > dilate*(k-1): the correlation would need a crop
         assert conv.data_grad_geometry(geometry) is None
         return
-    np.testing.assert_allclose(winograd.winograd_data_grad(dy, w, geometry), dx,
+    np.testing.assert_allclose(spec.winograd_data_grad(dy, w, geometry), dx,
                                rtol=1e-12, atol=1e-12)
 
 
+@both
 @given(configs)
-def test_weight_grad_equals_im2col_weight_grad(c):
+def test_weight_grad_equals_im2col_weight_grad(spec, c):
     x, w, args, geometry, dy, (_, dw, _) = _im2col_backward(c)
-    got = winograd.winograd_weight_grad(x, dy, geometry)
+    got = spec.winograd_weight_grad(x, dy, geometry)
     assert got.shape == dw.shape and got.dtype == dw.dtype
     np.testing.assert_allclose(got, dw, rtol=1e-12, atol=1e-12 * max(np.abs(dw).max(), 1))
 
@@ -69,25 +75,27 @@ def test_weight_grad_sums_over_image_chunks(monkeypatch):
                                rtol=1e-13, atol=1e-13)
 
 
+@both
 @given(configs)
-def test_float32_stays_within_a_few_ulps_of_float64(c):
+def test_float32_stays_within_a_few_ulps_of_float64(spec, c):
     x, w, b, args = _draw(c)
     geometry = conv.conv_forward(x, w, b, **args)[1].geometry
-    want = winograd.winograd_forward(x, w, b, geometry)
-    got = winograd.winograd_forward(x.astype(np.float32), w.astype(np.float32),
+    want = spec.winograd_forward(x, w, b, geometry)
+    got = spec.winograd_forward(x.astype(np.float32), w.astype(np.float32),
                                     None if b is None else b.astype(np.float32), geometry)
     assert got.dtype == np.float32
     scale = max(np.abs(want).max(), 1.0)
     assert np.abs(got - want).max() <= 1e-5 * scale
 
 
+@both
 @pytest.mark.parametrize("group", [1, 2])
-def test_flip_transforms_the_flipped_kernel_exactly(group):
+def test_flip_transforms_the_flipped_kernel_exactly(spec, group):
     w = np.random.default_rng(group).standard_normal((6, 4 // group, 3, 3))
     flipped = conv.flipped_kernel(w, group)
     assert flipped.shape == (4, 6 // group, 3, 3)
-    np.testing.assert_array_equal(winograd.weight_transform(w, group, flip=True),
-                                  winograd.weight_transform(flipped, group))
+    np.testing.assert_array_equal(spec.weight_transform(w, group, flip=True),
+                                  spec.weight_transform(flipped, group))
 
 
 def test_flipped_kernel_swaps_roles_and_reverses_taps():
@@ -138,3 +146,44 @@ def test_data_grad_geometry_is_the_transposed_problem():
     strided = conv.conv_geometry((1, 2, 9, 9), (4, 2, 3, 3), kernel=None, stride=2, dilate=1,
                                  pad=1, num_group=1)
     assert conv.data_grad_geometry(strided) is None
+
+
+def test_f4x4_chunks_its_own_tiles(monkeypatch):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3, 9, 10))
+    w = rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((5, 4, 9, 10))
+    geometry = conv.conv_forward(x, w, None, pad=1)[1].geometry
+    whole = winograd43.winograd_forward(x, w, None, geometry), \
+        winograd43.winograd_weight_grad(x, dy, geometry)
+    per_image = 36 * (3 + 4) * 3 * 3 * 8                                 # th=3, tw=3, float64
+    monkeypatch.setattr(conv, "COLUMN_BUDGET_BYTES", 2 * per_image)
+    assert winograd.image_chunks(5, 3, 4, (9, 10), 8, winograd43) == [(0, 2), (2, 4), (4, 5)]
+    np.testing.assert_array_equal(winograd43.winograd_forward(x, w, None, geometry), whole[0])
+    np.testing.assert_allclose(winograd43.winograd_weight_grad(x, dy, geometry), whole[1],
+                               rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("channels, size", [(64, 40), (256, 38)])
+def test_f4x4_float32_error_on_vgg_like_layers(channels, size):
+    """ReLU-like inputs, He-scaled weights: F(4x4, 3x3) in float32 stays within 1e-5 of the
+    largest output (measured ~3e-6: ~6x F(2x2, 3x3)'s error, ~10 float32 ulps)."""
+    rng = np.random.default_rng(channels)
+    x = np.maximum(rng.standard_normal((1, channels, size, size)), 0)
+    w = rng.standard_normal((channels, channels, 3, 3)) * np.sqrt(2 / (9 * channels))
+    want, cache = conv.conv_forward(x, w, None, pad=1)
+    got = winograd43.winograd_forward(x.astype(np.float32), w.astype(np.float32), None,
+                                      cache.geometry)
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+
+
+def test_f4x4_matrices_multiply_to_the_correlation():
+    """A single 6x6 tile by the written-out transforms equals the direct 3x3 correlation (float64,
+    exact up to rounding): guards the B^T, G, A^T rows against a typo."""
+    rng = np.random.default_rng(3)
+    d = rng.standard_normal((1, 1, 6, 6))
+    g = rng.standard_normal((1, 1, 3, 3))
+    want = conv.conv_forward(d, g, None)[0]
+    geometry = conv.conv_forward(d, g, None)[1].geometry
+    np.testing.assert_allclose(winograd43.winograd_forward(d, g, None, geometry), want,
+                               rtol=1e-13, atol=1e-13)
