@@ -19,7 +19,7 @@ import numpy as np
 
 from ssdref.backends.measure import (absolute_error, bit_identical, problem_scale,  # noqa: F401
                                      scaled_error)
-from ssdref.cases.case import Case
+from ssdref.cases.case import Case  # noqa: F401
 from ssdref.cases.generators import GENERATORS, MULTIBOX_OPS, gen_convolution_3x3, values  # noqa: F401
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ssdref.cases.case import Case
-from ssdref.cases.generators.draw import (F32, draw_dtype, draw_seed, draw_shape, head_gradient,
-                                          simple_case, values)
+from ssdref.cases.generators.draw import draw_dtype, draw_shape, simple_case, values
 
 
 # ------------------------------------------------------------------------------- shape ops
