@@ -183,7 +183,7 @@ def op_rows(examples, seed) -> list:
             within += err32 <= FORWARD_TOL and err64 <= GRAD_TOL
             worst = max(worst, err32, err64)
         rows.append(ReportRow(name, examples, exact, within, worst,
-                              "f32 fwd, f64 fwd+grad; rel. to max|.|, tol 1e-4"))
+                              "f32 fwd, f64 fwd+grad; max|diff| / max|ssdref|, tol 1e-4"))
     return rows
 
 
