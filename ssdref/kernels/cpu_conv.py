@@ -1,13 +1,16 @@
-"""Numba Convolution: Winograd F(2x2, 3x3) where chosen, else im2col/col2im (1-D and 2-D; 3-D
-uses the NumPy columns) through the same GEMM driver as the NumPy specification.
+"""Numba Convolution: Winograd F(2x2, 3x3) or F(4x4, 3x3) where chosen, else im2col/col2im (1-D
+and 2-D; 3-D uses the NumPy columns) through the same GEMM driver as the NumPy specification.
 
 Mirrors ssdref.layers.conv (spec mxnet-layers.md §2). Two algorithms, each bit-identical to a NumPy
 version of itself:
 - 3x3, stride 1, undilated 2-D layers with >= 64 channels and filters per group
   (`cpu_winograd.chosen`: every VGG16 layer but conv1_1, fc6 and fc7): forward, and dx and dW
-  where pad <= 2, by Winograd (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`): 2.25x
-  fewer multiplies; equal to the im2col specification up to float rounding (float32: a few 1e-7
-  of the largest value, as oneDNN's own Winograd), not bit for bit. `SSDREF_WINOGRAD=0` turns it
+  where pad <= 2, by Winograd: F(2x2, 3x3) (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`,
+  2.25x fewer multiplies; float32: a few 1e-7 of the largest value) or, for calls with many tiles
+  per weight (`cpu_winograd.transforms_for`: VGG16 conv1_2 ... conv3_3 at batch 1), F(4x4, 3x3)
+  (`ssdref.layers.winograd43` + `ssdref.kernels.cpu_winograd43`, 4x fewer; float32: a few 1e-6,
+  as oneDNN's own Winograd); equal to the im2col specification up to float rounding, not bit for
+  bit, and bit-identical to the NumPy Winograd of the same tile size. `SSDREF_WINOGRAD=0` turns it
   off; 'portable' precision (`ssdref.use_precision`, the golden files) always takes im2col.
 - everything else, and dbias always: the columns are built in the specification's layout and the
   same `conv_forward_with` / `conv_backward_with` driver does the GEMMs, so y, dweight and dbias

@@ -13,6 +13,7 @@ conv1_1 (3 channels) ran 2.5x slower by Winograd and a 32-channel layer ~10% slo
 channels and up gain 15-45%. The switch is `ssdref.backend.use_conv_algorithm('im2col' | 'auto')`
 (a contextvar, default from SSDREF_WINOGRAD: 0 -> im2col everywhere, bit-identical to the NumPy
 specification; 1 -> Winograd where `chosen` holds); portable precision always takes im2col.
+`transforms_for` then picks this module or F(4x4, 3x3) (ssdref.kernels.cpu_winograd43) per call.
 """
 from __future__ import annotations
 
