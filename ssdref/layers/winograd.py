@@ -40,10 +40,6 @@ from ssdref.layers.conv import ConvGeometry, data_grad_geometry, is_pointwise
 
 POINTS = 16       # transformed values per tile (4 x 4); ssdref.layers.winograd43 has 36
 TILE = 2          # outputs per tile side
-# V and M of one chunk of images stay under this (and under conv.COLUMN_BUDGET_BYTES): fewer
-# bytes to fault in and to stream through DRAM; measured on the 2-core EPYC, VGG16 body batch 8
-# forward 1418 -> 1070 ms against the 256 MB column budget.
-CHUNK_BUDGET_BYTES = 32 * 2**20
 
 
 def applies(geometry: ConvGeometry) -> bool:
@@ -164,14 +160,12 @@ def weight_grad_transform(du):
 
 
 def image_chunks(n_img, channels, num_filter, out_spatial, itemsize, transforms=None):
-    """[(start, stop)] image ranges whose V and M fit CHUNK_BUDGET_BYTES and COLUMN_BUDGET_BYTES
-    (at least one image); `transforms` (default this module, F(2x2, 3x3)) gives the tile size and
-    the points per tile."""
+    """[(start, stop)] image ranges whose V and M fit COLUMN_BUDGET_BYTES (at least one image);
+    `transforms` (default this module, F(2x2, 3x3)) gives the tile size and points per tile."""
     transforms = transforms or sys.modules[__name__]
     per_image = transforms.POINTS * (channels + num_filter) * \
         math.prod(transforms.tile_counts(out_spatial)) * itemsize
-    budget = min(_conv.COLUMN_BUDGET_BYTES, CHUNK_BUDGET_BYTES)     # read at call time: tests shrink it
-    step = max(1, budget // max(per_image, 1))
+    step = max(1, _conv.COLUMN_BUDGET_BYTES // max(per_image, 1))   # read at call time: tests shrink it
     return [(s, min(s + step, n_img)) for s in range(0, n_img, step)]
 
 
