@@ -427,11 +427,15 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
           f"env OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')} "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     print(f"numpy float32 GEMM peak (2048^3): {peak:.0f} GFLOP/s")
-    from ssdref.kernels import cpu_winograd
-    print("ssdref Convolution: " + ("Winograd F(2x2,3x3) on 3x3 stride-1 layers of >= 64 channels, "
-                                    "im2col elsewhere" if cpu_winograd.ENABLED else "im2col")
-          + f" (SSDREF_WINOGRAD={int(cpu_winograd.ENABLED)}); GFLOP/s = direct-convolution FLOPs "
-            "per second")
+    from ssdref.backend import get_conv_algorithm
+    algorithm = get_conv_algorithm()
+    print("ssdref Convolution: " + {
+        "auto": "Winograd F(2x2,3x3) on 3x3 stride-1 layers of >= 64 channels, im2col elsewhere",
+        "auto+f4x4": "Winograd on 3x3 stride-1 layers of >= 64 channels, F(4x4,3x3) where a call "
+                     "has many tiles per weight, else F(2x2,3x3); im2col elsewhere",
+        "im2col": "im2col"}[algorithm]
+          + f" (conv algorithm {algorithm!r}, SSDREF_WINOGRAD={os.environ.get('SSDREF_WINOGRAD', '1')})"
+            "; GFLOP/s = direct-convolution FLOPs per second")
     has_mx, has_torch = "MXNet" in sides, "PyTorch" in sides or "torchvision" in sides
     header = f"| {'case':42s} | {'ssdref':>9s} | {'MXNet':>9s} | {'/MXNet':>6s} | {'PyTorch':>9s} | " \
              f"{'/torch':>6s} | {'ssdref GFLOP/s (% peak)':>23s} |"

@@ -6,8 +6,9 @@ version of itself:
 - 3x3, stride 1, undilated 2-D layers with >= 64 channels and filters per group
   (`cpu_winograd.chosen`: every VGG16 layer but conv1_1, fc6 and fc7): forward, and dx and dW
   where pad <= 2, by Winograd: F(2x2, 3x3) (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`,
-  2.25x fewer multiplies; float32: a few 1e-7 of the largest value) or, for calls with many tiles
-  per weight (`cpu_winograd.transforms_for`: VGG16 conv1_2 ... conv3_3 at batch 1), F(4x4, 3x3)
+  2.25x fewer multiplies; float32: a few 1e-7 of the largest value) or, when the conv algorithm
+  is 'auto+f4x4' (opt-in: SSDREF_WINOGRAD=4) and a call has many tiles per weight
+  (`cpu_winograd.transforms_for`: VGG16 conv1_2 ... conv3_3 at batch 1), F(4x4, 3x3)
   (`ssdref.layers.winograd43` + `ssdref.kernels.cpu_winograd43`, 4x fewer; float32: a few 1e-6,
   as oneDNN's own Winograd); equal to the im2col specification up to float rounding, not bit for
   bit, and bit-identical to the NumPy Winograd of the same tile size. `SSDREF_WINOGRAD=0` turns it

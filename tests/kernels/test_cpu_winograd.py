@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ssdref.autograd.gradcheck import check_gradients
-from ssdref.backend import use_conv_algorithm
+from ssdref.backend import conv_algorithm_from_env, use_conv_algorithm
 from ssdref.kernels import cpu_conv, cpu_winograd, cpu_winograd43
 from ssdref.layers import conv, winograd, winograd43
 
@@ -103,7 +103,8 @@ def test_numba_winograd_conv_gradients_match_central_differences(min_tiles, kern
     cpu_winograd.MIN_CHANNELS = 1                                       # small layers take it
     cpu_winograd.LARGE_TILE_MIN_TILES = min_tiles                       # and this algorithm
     try:
-        _gradient_check(pad, group, seed, kernels)
+        with use_conv_algorithm("auto+f4x4"):                             # F(4x4) is opt-in
+            _gradient_check(pad, group, seed, kernels)
     finally:
         cpu_winograd.MIN_CHANNELS, cpu_winograd.LARGE_TILE_MIN_TILES = saved
 
@@ -134,8 +135,14 @@ def test_winograd_switch_reads_the_environment(monkeypatch):
     assert cpu_winograd._enabled_from_env() is False
     monkeypatch.setenv("SSDREF_WINOGRAD", "1")
     assert cpu_winograd._enabled_from_env() is True
+    assert conv_algorithm_from_env() == "auto"
+    monkeypatch.setenv("SSDREF_WINOGRAD", "4")
+    assert cpu_winograd._enabled_from_env() is True
+    assert conv_algorithm_from_env() == "auto+f4x4"
+    monkeypatch.delenv("SSDREF_WINOGRAD")
+    assert conv_algorithm_from_env() == "auto"                  # the default: F(2x2) only
     monkeypatch.setenv("SSDREF_WINOGRAD", "yes")
-    with pytest.raises(ValueError, match="SSDREF_WINOGRAD must be 0 .* or 1 .*got 'yes'"):
+    with pytest.raises(ValueError, match="SSDREF_WINOGRAD must be 0 .*, 1 .* or 4 .*got 'yes'"):
         cpu_winograd._enabled_from_env()
 
 
@@ -169,8 +176,15 @@ def test_the_algorithm_switch_is_context_local_and_checked():
     (1, 300, 64, 64, cpu_winograd43), (1, 75, 256, 256, cpu_winograd43),
     (1, 38, 256, 512, cpu_winograd), (8, 38, 256, 512, cpu_winograd43),
     (1, 19, 512, 512, cpu_winograd), (8, 19, 512, 512, cpu_winograd), (1, 12, 64, 64, cpu_winograd)])
-def test_f4x4_is_taken_for_many_tiles_per_weight(n_img, size, channels, filters, kernels):
+def test_f4x4_is_taken_for_many_tiles_per_weight_only_when_asked(n_img, size, channels, filters,
+                                                                 kernels):
+    """'auto+f4x4' takes F(4x4) where a call has many tiles per weight; 'auto' (the default)
+    never does: F(4x4)'s float32 rounding moved SSD300 training gradients (cpu_winograd)."""
     g = conv.conv_geometry((n_img, channels, size, size), (filters, channels, 3, 3), kernel=None,
                            stride=1, dilate=1, pad=1, num_group=1)
-    assert cpu_winograd.transforms_for(g, n_img, filters, channels) is kernels
+    with use_conv_algorithm("auto+f4x4"):
+        assert cpu_winograd.transforms_for(g, n_img, filters, channels) is kernels
     assert kernels.SPEC is (winograd43 if kernels is cpu_winograd43 else winograd)
+    with use_conv_algorithm("auto"):
+        assert cpu_winograd.chosen(g, filters, channels)
+        assert cpu_winograd.transforms_for(g, n_img, filters, channels) is cpu_winograd
