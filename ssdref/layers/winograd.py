@@ -81,82 +81,122 @@ def _rows_gt(u0, u1, u2, u3):
     return u0 + (u1 + u2) * half, (u1 - u2) * half, (u1 + u2) * half + u3
 
 
-def weight_transform(weight, num_group, flip=False):
-    """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (16, G, F/G, C/G).
+# The tile layout, shared with F(4x4, 3x3) (ssdref.layers.winograd43): `tile` outputs per tile
+# side read an alpha x alpha input window (alpha = tile + 2), and each module passes its own row
+# transforms (`_rows_*`: alpha values in, alpha out, every addition in a fixed order). Tile position
+# k = alpha*row + column; tile (img, i, j) is column img*th*tw + i*tw + j of V, M and Z.
+
+def tiled_weight_transform(rows_g, alpha, weight, num_group, flip=False):
+    """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (alpha^2, G, F/G, C/G).
 
     flip=True transforms the data-gradient kernel `ssdref.layers.conv.flipped_kernel(weight)`
-    instead, (16, G, C/G, F/G), without materialising it."""
+    instead, (alpha^2, G, C/G, F/G), without materialising it."""
     num_filter, group_channels = weight.shape[:2]
     g = weight.reshape(num_group, num_filter // num_group, group_channels, 3, 3)
     if flip:
         g = g.swapaxes(1, 2)[..., ::-1, ::-1]
-    rows = _rows_g(g[..., 0, :], g[..., 1, :], g[..., 2, :])          # 4 x (..., 3)
-    u = [_rows_g(r[..., 0], r[..., 1], r[..., 2]) for r in rows]       # u[row][col]: (...)
-    return np.ascontiguousarray(np.stack([u[r][s] for r in range(4) for s in range(4)]))
+    rows = rows_g(g[..., 0, :], g[..., 1, :], g[..., 2, :])           # alpha x (..., 3)
+    u = [rows_g(r[..., 0], r[..., 1], r[..., 2]) for r in rows]        # u[row][col]: (...)
+    return np.ascontiguousarray(np.stack([u[r][s] for r in range(alpha) for s in range(alpha)]))
+
+
+def tiled_input_transform(rows_bt, tile, x, pad, th, tw, v):
+    """V[alpha*r+s, c, (img, i, j)] = (B^T d B)[r, s] of the alpha x alpha window d at
+    (tile*i - pad_h, tile*j - pad_w). x (n, C, H, W); v (alpha^2, C, n*th*tw) is written in place
+    (zeros stand in for cells outside x)."""
+    n, channels, height, width = x.shape
+    ph, pw = pad
+    alpha = tile + 2
+    # zero-padded so that every tile's window lies inside: padded cell (r, s) is x[r - ph, s - pw]
+    padded = np.zeros((n, channels, tile * th + 2, tile * tw + 2), x.dtype)
+    r_lo, r_hi = ph, min(ph + height, tile * th + 2)
+    s_lo, s_hi = pw, min(pw + width, tile * tw + 2)
+    padded[:, :, r_lo:r_hi, s_lo:s_hi] = x[:, :, :r_hi - r_lo, :s_hi - s_lo]
+    d = [[padded[:, :, r:r + tile * th:tile, s:s + tile * tw:tile] for s in range(alpha)]
+         for r in range(alpha)]
+    a = [rows_bt(*(d[r][s] for r in range(alpha))) for s in range(alpha)]     # a[col][row]
+    for r in range(alpha):
+        vr = rows_bt(*(a[s][r] for s in range(alpha)))
+        for s in range(alpha):                                         # (n, C, th, tw) -> (C, n*T)
+            v[alpha * r + s] = vr[s].transpose(1, 0, 2, 3).reshape(channels, -1)
+    return v
+
+
+def tiled_output_transform(rows_at, tile, m, bias, n, out_spatial, y):
+    """y[img, f, tile*i + a, tile*j + b] = (A^T M A)[a, b] (+ bias[f]) of tile (img, i, j); tiles
+    past the output edge are cropped. m (alpha^2, F, n*th*tw); y (n, F, Ho, Wo) is written in place."""
+    ho, wo = out_spatial
+    alpha = tile + 2
+    th, tw = (ho + tile - 1) // tile, (wo + tile - 1) // tile
+    num_filter = m.shape[1]
+    mk = [m[k].reshape(num_filter, n, th, tw).transpose(1, 0, 2, 3) for k in range(alpha * alpha)]
+    b = [rows_at(*(mk[alpha * r + s] for r in range(alpha))) for s in range(alpha)]   # b[col][a]
+    for a in range(tile):
+        ya = rows_at(*(b[s][a] for s in range(alpha)))
+        for s in range(tile):
+            block = ya[s] if bias is None else ya[s] + bias.reshape(1, -1, 1, 1)
+            y[:, :, a::tile, s::tile] = block[:, :, :(ho - a + tile - 1) // tile,
+                                              :(wo - s + tile - 1) // tile]
+    return y
+
+
+def tiled_grad_transform(rows_a, tile, dy, th, tw, z):
+    """Z[alpha*r+s, f, (img, i, j)] = (A dY A^T)[r, s] of dy's tile x tile block (i, j), zeros past
+    the edge. dy (n, F, Ho, Wo); z (alpha^2, F, n*th*tw) is written in place."""
+    n, num_filter, ho, wo = dy.shape
+    alpha = tile + 2
+    padded = np.zeros((n, num_filter, tile * th, tile * tw), dy.dtype)
+    padded[:, :, :ho, :wo] = dy
+    y = [[padded[:, :, a::tile, b::tile] for b in range(tile)] for a in range(tile)]
+    t = [rows_a(*(y[a][b] for a in range(tile))) for b in range(tile)]     # t[col][row]
+    for r in range(alpha):
+        zr = rows_a(*(t[b][r] for b in range(tile)))
+        for s in range(alpha):
+            z[alpha * r + s] = zr[s].transpose(1, 0, 2, 3).reshape(num_filter, -1)
+    return z
+
+
+def tiled_weight_grad_transform(rows_gt, alpha, du):
+    """dW = G^T dU G for every (filter, channel): du (alpha^2, G, F/G, C/G) -> (F, C/G, 3, 3)."""
+    groups, filters, channels = du.shape[1:]
+    rows = [rows_gt(*(du[alpha * r + s] for r in range(alpha))) for s in range(alpha)]  # [col][row]
+    dw = np.empty((groups, filters, channels, 3, 3), du.dtype)
+    for r in range(3):
+        wr = rows_gt(*(rows[s][r] for s in range(alpha)))
+        for s in range(3):
+            dw[..., r, s] = wr[s]
+    return dw.reshape(groups * filters, channels, 3, 3)
+
+
+def weight_transform(weight, num_group, flip=False):
+    """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (16, G, F/G, C/G);
+    flip=True: of `ssdref.layers.conv.flipped_kernel(weight)`, (16, G, C/G, F/G)."""
+    return tiled_weight_transform(_rows_g, 4, weight, num_group, flip)
 
 
 def input_transform(x, pad, th, tw, v):
     """V[4r+s, c, (img, i, j)] = (B^T d B)[r, s] of the 4x4 tile d at (2i - pad_h, 2j - pad_w).
 
     x (n, C, H, W); v (16, C, n*th*tw) is written in place (zeros stand in for cells outside x)."""
-    n, channels, height, width = x.shape
-    ph, pw = pad
-    # zero-padded so that every tile's window lies inside: padded cell (r, s) is x[r - ph, s - pw]
-    padded = np.zeros((n, channels, 2 * th + 2, 2 * tw + 2), x.dtype)
-    r_lo, r_hi = ph, min(ph + height, 2 * th + 2)
-    s_lo, s_hi = pw, min(pw + width, 2 * tw + 2)
-    padded[:, :, r_lo:r_hi, s_lo:s_hi] = x[:, :, :r_hi - r_lo, :s_hi - s_lo]
-    d = [[padded[:, :, r:r + 2 * th:2, s:s + 2 * tw:2] for s in range(4)] for r in range(4)]
-    a = [_rows_bt(*(d[r][s] for r in range(4))) for s in range(4)]     # a[col][row]
-    for r in range(4):
-        vr = _rows_bt(*(a[s][r] for s in range(4)))
-        for s in range(4):                                             # (n, C, th, tw) -> (C, n*T)
-            v[4 * r + s] = vr[s].transpose(1, 0, 2, 3).reshape(channels, -1)
-    return v
+    return tiled_input_transform(_rows_bt, TILE, x, pad, th, tw, v)
 
 
 def output_transform(m, bias, n, out_spatial, y):
     """y[img, f, 2i + a, 2j + b] = (A^T M A)[a, b] (+ bias[f]) of tile (img, i, j); tiles past the
     output edge are cropped. m (16, F, n*th*tw); y (n, F, Ho, Wo) is written in place."""
-    ho, wo = out_spatial
-    th, tw = tile_counts(out_spatial)
-    num_filter = m.shape[1]
-    mk = [m[k].reshape(num_filter, n, th, tw).transpose(1, 0, 2, 3) for k in range(16)]
-    b = [_rows_at(*(mk[4 * r + s] for r in range(4))) for s in range(4)]   # b[col][a]
-    for a in range(2):
-        ya = _rows_at(*(b[s][a] for s in range(4)))
-        for s in range(2):
-            block = ya[s] if bias is None else ya[s] + bias.reshape(1, -1, 1, 1)
-            y[:, :, a::2, s::2] = block[:, :, :(ho - a + 1) // 2, :(wo - s + 1) // 2]
-    return y
+    return tiled_output_transform(_rows_at, TILE, m, bias, n, out_spatial, y)
 
 
 def grad_transform(dy, th, tw, z):
     """Z[4r+s, f, (img, i, j)] = (A dY A^T)[r, s] of dy's 2x2 tile (i, j), zeros past the edge.
 
     dy (n, F, Ho, Wo); z (16, F, n*th*tw) is written in place."""
-    n, num_filter, ho, wo = dy.shape
-    padded = np.zeros((n, num_filter, 2 * th, 2 * tw), dy.dtype)
-    padded[:, :, :ho, :wo] = dy
-    y = [[padded[:, :, a::2, b::2] for b in range(2)] for a in range(2)]
-    t = [_rows_a(y[0][b], y[1][b]) for b in range(2)]                   # t[col][row]
-    for r in range(4):
-        zr = _rows_a(t[0][r], t[1][r])
-        for s in range(4):
-            z[4 * r + s] = zr[s].transpose(1, 0, 2, 3).reshape(num_filter, -1)
-    return z
+    return tiled_grad_transform(_rows_a, TILE, dy, th, tw, z)
 
 
 def weight_grad_transform(du):
     """dW = G^T dU G for every (filter, channel): du (16, G, F/G, C/G) -> (F, C/G, 3, 3)."""
-    groups, filters, channels = du.shape[1:]
-    rows = [_rows_gt(*(du[4 * r + s] for r in range(4))) for s in range(4)]   # rows[col][row]
-    dw = np.empty((groups, filters, channels, 3, 3), du.dtype)
-    for r in range(3):
-        wr = _rows_gt(*(rows[s][r] for s in range(4)))
-        for s in range(3):
-            dw[..., r, s] = wr[s]
-    return dw.reshape(groups * filters, channels, 3, 3)
+    return tiled_weight_grad_transform(_rows_gt, 4, du)
 
 
 def image_chunks(n_img, channels, num_filter, out_spatial, itemsize, transforms=None):

@@ -102,79 +102,34 @@ def _rows_gt(u0, u1, u2, u3, u4, u5):
 
 
 def weight_transform(weight, num_group, flip=False):
-    """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (36, G, F/G, C/G).
-
-    flip=True transforms `ssdref.layers.conv.flipped_kernel(weight)` without materialising it."""
-    num_filter, group_channels = weight.shape[:2]
-    g = weight.reshape(num_group, num_filter // num_group, group_channels, 3, 3)
-    if flip:
-        g = g.swapaxes(1, 2)[..., ::-1, ::-1]
-    rows = _rows_g(g[..., 0, :], g[..., 1, :], g[..., 2, :])          # 6 x (..., 3)
-    u = [_rows_g(r[..., 0], r[..., 1], r[..., 2]) for r in rows]       # u[row][col]: (...)
-    return np.ascontiguousarray(np.stack([u[r][s] for r in range(6) for s in range(6)]))
+    """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (36, G, F/G, C/G);
+    flip=True: of `ssdref.layers.conv.flipped_kernel(weight)`, without materialising it."""
+    return _winograd.tiled_weight_transform(_rows_g, 6, weight, num_group, flip)
 
 
 def input_transform(x, pad, th, tw, v):
     """V[6r+s, c, (img, i, j)] = (B^T d B)[r, s] of the 6x6 tile d at (4i - pad_h, 4j - pad_w).
 
     x (n, C, H, W); v (36, C, n*th*tw) is written in place (zeros stand in for cells outside x)."""
-    n, channels, height, width = x.shape
-    ph, pw = pad
-    padded = np.zeros((n, channels, 4 * th + 2, 4 * tw + 2), x.dtype)   # cell (r, s) = x[r-ph, s-pw]
-    r_lo, r_hi = ph, min(ph + height, 4 * th + 2)
-    s_lo, s_hi = pw, min(pw + width, 4 * tw + 2)
-    padded[:, :, r_lo:r_hi, s_lo:s_hi] = x[:, :, :r_hi - r_lo, :s_hi - s_lo]
-    d = [[padded[:, :, r:r + 4 * th:4, s:s + 4 * tw:4] for s in range(6)] for r in range(6)]
-    a = [_rows_bt(*(d[r][s] for r in range(6))) for s in range(6)]     # a[col][row]
-    for r in range(6):
-        vr = _rows_bt(*(a[s][r] for s in range(6)))
-        for s in range(6):                                             # (n, C, th, tw) -> (C, n*T)
-            v[6 * r + s] = vr[s].transpose(1, 0, 2, 3).reshape(channels, -1)
-    return v
+    return _winograd.tiled_input_transform(_rows_bt, TILE, x, pad, th, tw, v)
 
 
 def output_transform(m, bias, n, out_spatial, y):
     """y[img, f, 4i + a, 4j + b] = (A^T M A)[a, b] (+ bias[f]) of tile (img, i, j); tiles past the
     output edge are cropped. m (36, F, n*th*tw); y (n, F, Ho, Wo) is written in place."""
-    ho, wo = out_spatial
-    th, tw = tile_counts(out_spatial)
-    num_filter = m.shape[1]
-    mk = [m[k].reshape(num_filter, n, th, tw).transpose(1, 0, 2, 3) for k in range(36)]
-    b = [_rows_at(*(mk[6 * r + s] for r in range(6))) for s in range(6)]   # b[col][a]
-    for a in range(4):
-        ya = _rows_at(*(b[s][a] for s in range(6)))
-        for s in range(4):
-            block = ya[s] if bias is None else ya[s] + bias.reshape(1, -1, 1, 1)
-            y[:, :, a::4, s::4] = block[:, :, :(ho - a + 3) // 4, :(wo - s + 3) // 4]
-    return y
+    return _winograd.tiled_output_transform(_rows_at, TILE, m, bias, n, out_spatial, y)
 
 
 def grad_transform(dy, th, tw, z):
     """Z[6r+s, f, (img, i, j)] = (A dY A^T)[r, s] of dy's 4x4 tile (i, j), zeros past the edge.
 
     dy (n, F, Ho, Wo); z (36, F, n*th*tw) is written in place."""
-    n, num_filter, ho, wo = dy.shape
-    padded = np.zeros((n, num_filter, 4 * th, 4 * tw), dy.dtype)
-    padded[:, :, :ho, :wo] = dy
-    y = [[padded[:, :, a::4, b::4] for b in range(4)] for a in range(4)]
-    t = [_rows_a(*(y[a][b] for a in range(4))) for b in range(4)]       # t[col][row]
-    for r in range(6):
-        zr = _rows_a(*(t[b][r] for b in range(4)))
-        for s in range(6):
-            z[6 * r + s] = zr[s].transpose(1, 0, 2, 3).reshape(num_filter, -1)
-    return z
+    return _winograd.tiled_grad_transform(_rows_a, TILE, dy, th, tw, z)
 
 
 def weight_grad_transform(du):
     """dW = G^T dU G for every (filter, channel): du (36, G, F/G, C/G) -> (F, C/G, 3, 3)."""
-    groups, filters, channels = du.shape[1:]
-    rows = [_rows_gt(*(du[6 * r + s] for r in range(6))) for s in range(6)]   # rows[col][row]
-    dw = np.empty((groups, filters, channels, 3, 3), du.dtype)
-    for r in range(3):
-        wr = _rows_gt(*(rows[s][r] for s in range(6)))
-        for s in range(3):
-            dw[..., r, s] = wr[s]
-    return dw.reshape(groups * filters, channels, 3, 3)
+    return _winograd.tiled_weight_grad_transform(_rows_gt, 6, du)
 
 
 def winograd_forward(x, weight, bias, geometry):
