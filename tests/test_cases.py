@@ -115,6 +115,12 @@ def test_catalogue_cases_are_the_recorded_mxnet_runs_and_the_goldens_reproduce_t
 def test_spec_statements_checked_by_value():
     d8 = load_golden("MultiBoxDetection_D8_decode").outputs["output"][0, 0]
     np.testing.assert_allclose(d8[2:], spec.D8_DECODED, rtol=0, atol=5e-8)
+    for name, printed in (("MultiBoxDetection_D1", spec.D1_OUT),
+                          ("MultiBoxDetection_D3b_topk_stale", spec.D3B_TOPK_STALE_OUT)):
+        out = load_golden(name).outputs["output"][0]
+        np.testing.assert_allclose(out, printed, rtol=0, atol=5.01e-8, err_msg=name)
+    noclip = load_golden("MultiBoxDetection_D3b_noclip").outputs["output"][0, 1]
+    np.testing.assert_allclose(noclip, spec.D3B_NOCLIP_ROW1, rtol=0, atol=5.01e-8)
     d13 = load_golden("MultiBoxDetection_D13_one_class").outputs["output"][0]
     assert (d13[:, 0] == -1).all()                    # C == 1: every anchor is background
     assert set(RECORDED_LABELS) <= {c.label for c in spec.SPEC_CASES}
@@ -135,3 +141,14 @@ def test_conformance_and_the_mxnet_recorder_read_the_catalogue():
     cases = record_mxnet.recorded_cases()
     assert all(isinstance(c, Case) for c in cases.values())
     assert [n for n in cases if n.startswith("spec/")] == [f"spec/{c.label}" for c in spec.SPEC_CASES]
+
+
+def test_the_multibox_tests_read_the_spec_cases_from_the_catalogue():
+    """tests/multibox/test_detection.py keeps no copy of a §8 case: its arrays are the catalogue's."""
+    from tests.multibox import test_detection
+    cases = spec.by_name()
+    assert test_detection.D1_PROB is cases["MultiBoxDetection_D1"].inputs["cls_prob"]
+    assert test_detection.D1_ANCHORS is cases["MultiBoxDetection_D1"].inputs["anchor"]
+    assert test_detection.D3_PROB is cases["MultiBoxDetection_D3b_topk_stale"].inputs["cls_prob"]
+    assert test_detection.D3_ANCHORS is cases["MultiBoxDetection_D3b_topk_stale"].inputs["anchor"]
+    assert test_detection.D1_OUT is spec.D1_OUT

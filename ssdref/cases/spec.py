@@ -122,8 +122,16 @@ SPEC_CASES = (
     _detection("MultiBoxDetection_D13_one_class", "D13 one class", [[[1, 1, 1]]], np.zeros((1, 12)),
                A6[:, :3]),
 )
-# Spec §8 statements the cases check by value (the MXNet recording agrees; tests/test_cases.py).
-D8_DECODED = [0.2094829, 0.1895162, 0.4305171, 0.3704838]
+# Spec §8 statements the cases check by value, as the spec prints them (7 decimals): the golden
+# outputs and the MXNet recording agree (tests/test_cases.py); tests/multibox/test_detection.py
+# checks both backends against them.
+D1_OUT = [[0, .6, 0, 0, .5, .5], [-1, .5, .05, 0, .55, .5], [1, .5, .5, .5, 1, 1],
+          [0, .45, .5, .5, 1, 1], [0, .01, .2, .2, .4, .4]]              # D1 detection
+D3B_TOPK_STALE_OUT = [[0, .9, .4, .4, .5, .5], [0, .8, 0, .8999999, .2, 1],
+                      [-1, .9, .4, .4, .5, .5], [-1, .3, .6, .6, .6999999, .6999999],
+                      [-1, .8, 0, .8999999, .2, 1]]                         # D3b topk stale rows
+D3B_NOCLIP_ROW1 = [0, .8, -.1, .8999999, .2, 1.3]                          # D3b no clip, row 1
+D8_DECODED = [0.2094829, 0.1895162, 0.4305171, 0.3704838]                 # D8 decode, row 0 box
 
 
 def by_name() -> dict:

@@ -1,19 +1,27 @@
-"""MultiBoxDetection: spec §8 cases D1-D11 bit-exact on both backends; layout rules; bad inputs."""
+"""MultiBoxDetection: spec §8 cases D1-D13 bit-exact on both backends; layout rules; bad inputs.
+
+The spec cases' inputs, parameters and printed outputs are read from the catalogue
+(`ssdref.cases.spec`), where the golden set and the conformance runs read them too."""
 import numpy as np
 import pytest
 
 from ssdref.backend import dispatch
+from ssdref.cases import spec
 from ssdref.multibox.detection import multibox_detection
 
 F = np.float32
-D1_PROB = np.array([[[.1, .2, .3, .1, .98], [.6, .5, .2, .45, .01], [.3, .3, .5, .45, .01]]], F)
-D1_ANCHORS = np.array([[[0, 0, .5, .5], [.05, 0, .55, .5], [.5, .5, 1, 1], [.5, .5, 1.1, 1.1],
-                        [.2, .2, .4, .4]]], F)
-D1_OUT = [[0, .6, 0, 0, .5, .5], [-1, .5, .05, 0, .55, .5], [1, .5, .5, .5, 1, 1],
-          [0, .45, .5, .5, 1, 1], [0, .01, .2, .2, .4, .4]]
-D3_ANCHORS = np.array([[[0, 0, .1, .1], [.2, .2, .3, .3], [.4, .4, .5, .5], [.6, .6, .7, .7],
-                        [-.1, .9, .2, 1.3]]], F)
-D3_PROB = np.stack([1 - np.array([.1, .2, .9, .3, .8], F), np.array([.1, .2, .9, .3, .8], F)])[None]
+SPEC = spec.by_name()
+D1_PROB = SPEC["MultiBoxDetection_D1"].inputs["cls_prob"]
+D1_ANCHORS = SPEC["MultiBoxDetection_D1"].inputs["anchor"]
+D1_OUT = spec.D1_OUT
+D3_ANCHORS = SPEC["MultiBoxDetection_D3b_topk_stale"].inputs["anchor"]
+D3_PROB = SPEC["MultiBoxDetection_D3b_topk_stale"].inputs["cls_prob"]
+
+
+def spec_case(name, **params):
+    """The spec case `name` on the current backend: its inputs and parameters (overridden by `params`)."""
+    case = SPEC[name]
+    return dispatch(multibox_detection)(*case.inputs.values(), **{**case.params, **params})[0]
 
 
 def detect(cls_prob, loc_pred, anchor, **kwargs):
@@ -22,7 +30,7 @@ def detect(cls_prob, loc_pred, anchor, **kwargs):
 
 
 def d1(**kwargs):
-    return detect(D1_PROB, np.zeros((1, 20), F), D1_ANCHORS, **kwargs)[0]
+    return spec_case("MultiBoxDetection_D1", **kwargs)
 
 
 def test_d1_defaults(backend, printed):
@@ -36,6 +44,7 @@ def test_d2_force_suppress_crosses_classes(backend, printed):
     expected = np.array(D1_OUT)
     expected[3, 0] = -1
     printed(d1(force_suppress=True), expected)
+    printed(spec_case("MultiBoxDetection_D2_force_suppress"), expected)
 
 
 def test_d4_nms_threshold_zero_skips_sort_and_nms(backend, printed):
@@ -43,30 +52,33 @@ def test_d4_nms_threshold_zero_skips_sort_and_nms(backend, printed):
     expected[1, 0] = 0
     printed(d1(nms_threshold=0), expected)
     printed(d1(nms_threshold=1.5), expected)
+    printed(spec_case("MultiBoxDetection_D4_nms0"), expected)
 
 
 def test_d5_threshold_leaves_one_row_and_all_minus_one_rest(backend, printed):
     out = d1(threshold=.55)
     printed(out[0], D1_OUT[0])
     assert (out[1:] == -1).all()
+    assert np.array_equal(spec_case("MultiBoxDetection_D5_threshold"), out)
 
 
 def test_d6_background_id_is_accepted_but_unused(backend):
     assert np.array_equal(d1(background_id=2), d1())
+    assert np.array_equal(spec_case("MultiBoxDetection_D6_background_id"), d1())
 
 
 def test_d3b_rows_beyond_topk_are_stale_presort_rows(backend, printed):
-    out = detect(D3_PROB, np.zeros((1, 20), F), D3_ANCHORS, nms_topk=2)[0]
-    printed(out, [[0, .9, .4, .4, .5, .5], [0, .8, 0, .8999999, .2, 1],
-                  [-1, .9, .4, .4, .5, .5], [-1, .3, .6, .6, .6999999, .6999999],
-                  [-1, .8, 0, .8999999, .2, 1]])
-    unclipped = detect(D3_PROB, np.zeros((1, 20), F), D3_ANCHORS, nms_topk=2, clip=False)[0]
-    printed(unclipped[1], [0, .8, -.1, .8999999, .2, 1.3])
+    out = spec_case("MultiBoxDetection_D3b_topk_stale")
+    assert SPEC["MultiBoxDetection_D3b_topk_stale"].params == {"nms_topk": 2}
+    printed(out, spec.D3B_TOPK_STALE_OUT)
+    unclipped = spec_case("MultiBoxDetection_D3b_noclip")
+    assert SPEC["MultiBoxDetection_D3b_noclip"].params == {"nms_topk": 2, "clip": False}
+    printed(unclipped[1], spec.D3B_NOCLIP_ROW1)
 
 
 def test_d8_decode_uses_variances_and_expf(backend, printed):
-    out = detect([[[0], [1]]], [[1, -1, .5, -.5]], [[[.2, .2, .4, .4]]])[0]
-    printed(out[0, 2:], [0.2094829, 0.1895162, 0.4305171, 0.3704838])
+    out = spec_case("MultiBoxDetection_D8_decode")
+    printed(out[0, 2:], spec.D8_DECODED)
 
 
 def test_d9_equal_scores_keep_anchor_order(backend):
@@ -77,15 +89,12 @@ def test_d9_equal_scores_keep_anchor_order(backend):
 
 
 def test_d11_iou_exactly_at_nms_threshold_suppresses(backend):
-    prob = np.array([[[.1, .2], [.9, .8]]], F)
-    out = detect(prob, np.zeros((1, 8), F), [[[0, 0, 1, 1], [0, 0, .5, 1]]], nms_threshold=.5)[0]
+    out = spec_case("MultiBoxDetection_D11_nms_at_threshold", nms_threshold=.5)
     assert out[:, 0].tolist() == [0, -1] and out[1, 1] == F(.8)
 
 
 def test_strict_nms_comparator_keeps_iou_exactly_at_nms_threshold(backend):
-    prob = np.array([[[.1, .2], [.9, .8]]], F)
-    out = detect(prob, np.zeros((1, 8), F), [[[0, 0, 1, 1], [0, 0, .5, 1]]], nms_threshold=.5,
-                 nms_comparator=">")[0]
+    out = spec_case("MultiBoxDetection_D11_nms_at_threshold", nms_threshold=.5, nms_comparator=">")
     assert out[:, 0].tolist() == [0, 0]
 
 
@@ -108,6 +117,8 @@ def test_ssd_sized_kernel_equals_specification(batch, comparator):
 
 
 def test_d13_single_class_means_all_background(backend):
+    assert SPEC["MultiBoxDetection_D13_one_class"].inputs["cls_prob"].shape == (1, 1, 3)
+    assert (spec_case("MultiBoxDetection_D13_one_class") == -1).all()
     out = detect(np.ones((1, 1, 3), F), np.zeros((1, 12), F), D3_ANCHORS[:, :3])
     assert (out == -1).all()
 
