@@ -152,3 +152,48 @@ def test_the_multibox_tests_read_the_spec_cases_from_the_catalogue():
     assert test_detection.D3_PROB is cases["MultiBoxDetection_D3b_topk_stale"].inputs["cls_prob"]
     assert test_detection.D3_ANCHORS is cases["MultiBoxDetection_D3b_topk_stale"].inputs["anchor"]
     assert test_detection.D1_OUT is spec.D1_OUT
+
+
+def test_the_torch_and_onnxruntime_reports_read_their_cases_from_the_catalogue():
+    """The one-op cases of the torch report, the NMS / matching boundary cases and random draws of
+    the convention rows, and the SSD graph setups of the MXNet, torch and ONNX Runtime comparisons:
+    each declared once in ssdref.cases and read from there."""
+    from ssdref.backends import mxnet_graph, onnxruntime_conformance, torch_conformance
+    from ssdref.cases import torch_ops
+    assert torch_conformance.OP_CASES is torch_ops.OP_CASES
+    assert torch_conformance.random_detection_inputs is multibox.random_detection_inputs
+    assert onnxruntime_conformance.random_detection_inputs is multibox.random_detection_inputs
+    # the boundary case both reports run is one declaration
+    declared = multibox.nms_boundary_inputs()
+    torch_case = torch_conformance._boundary_detection_case()
+    onnx_case = onnxruntime_conformance.boundary_case()
+    for ours, torchs, onnxs in zip(declared, torch_case, onnx_case):
+        assert ours.tobytes() == torchs.tobytes() == onnxs.tobytes()
+    assert torch_case[2].shape == (1, 3, 4) and onnx_case[2].shape == (3, 4)
+    # the graph setups
+    assert mxnet_graph.make_label is graphs.random_label
+    assert mxnet_graph.DATA_SHAPE["tiny"] == graphs.COMPARISON["data_shape"]
+    rng = np.random.default_rng(0)
+    ours = mxnet_graph.make_params(rng, {"a_weight": (2, 3), "b_bias": (2,), "c_scale": (1, 2, 1, 1)}, {})
+    again = graphs.random_parameters(np.random.default_rng(0), {"a_weight": (2, 3), "b_bias": (2,),
+                                                               "c_scale": (1, 2, 1, 1)})
+    assert all(ours[0][k].tobytes() == again[0][k].tobytes() for k in again[0])
+    # no backend draws SSD parameters or op cases of its own
+    for path in (ROOT / "ssdref" / "backends").glob("*.py"):
+        text = path.read_text()
+        assert "np.sqrt(2.0" not in text and not re.search(r"^def _case_", text, re.M), path.name
+
+
+def test_the_torch_op_cases_stay_inside_the_torch_backend():
+    from ssdref.autograd.registry import get_op
+    from ssdref.cases import torch_ops
+    ops = set()
+    for index, make in enumerate(torch_ops.OP_CASES):
+        op, params, args, aux = make(np.random.default_rng([0, index]))
+        assert get_op(op) is not None and all(v.dtype == np.float64 for v in {**args, **aux}.values())
+        ops.add(op)
+    assert len(ops) == len(torch_ops.OP_CASES)                      # one row per op
+    torch = pytest.importorskip("torch", reason="torch (interop extra) checks the op names it runs")
+    del torch
+    from ssdref.backends.torch import TORCH_OPS
+    assert ops <= set(TORCH_OPS)

@@ -1,9 +1,11 @@
 """Whole SSD on real MXNet 1.9.1 and on ssdref, side by side (train step and deploy symbol).
 
-The same builder code (`ssdref.model.get_symbol_train` / `get_symbol` with `mx=`) builds the graph
-on both engines; the parameters are drawn once, written with `ssdref.io.save_params` and read back
-by MXNet's own `mx.nd.load` (so they reach both engines by name); one training forward + backward
-runs on each, and every output and every parameter gradient is measured as
+The same builder code (`ssdref.model.get_symbol_train` / `get_symbol` with `mx=`) builds the
+graph on both engines; the inputs are the case catalogue's (`ssdref.cases.graphs`: `random_label`,
+`random_parameters` in the `PARAMS_MXNET` setting, the tiny network at `COMPARISON`'s size). The
+parameters are drawn once, written with `ssdref.io.save_params` and read back by MXNet's own
+`mx.nd.load` (so they reach both engines by name); one training forward + backward runs on each,
+and every output and every parameter gradient is measured as
 max|ssdref - mxnet| / max|mxnet|. cls_label (MultiBoxTarget's cls_target) must be identical.
 """
 from __future__ import annotations
@@ -14,8 +16,17 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ssdref.cases.graphs import COMPARISON, PARAMS_MXNET, random_parameters
+from ssdref.cases.graphs import random_label as make_label
+
 # Small data shapes keep the comparison quick; vgg16_reduced runs at its real 300.
-DATA_SHAPE = {"tiny": 64, "vgg16_reduced": 300}
+DATA_SHAPE = {"tiny": COMPARISON["data_shape"], "vgg16_reduced": 300}
+
+
+def make_params(rng, arg_shapes, aux_shapes, skip=("data", "label")):
+    """The catalogue's `random_parameters` in the MXNet comparison's setting (`PARAMS_MXNET`):
+    He-scaled weights, biases N(0, 0.05²), the L2 scale at its constant 20; moving stats 0/1."""
+    return random_parameters(rng, arg_shapes, aux_shapes, skip=skip, **PARAMS_MXNET)
 
 
 class Measurement(NamedTuple):
@@ -41,36 +52,6 @@ def build(engine, network, data_shape, num_classes, train=True):
         if train:
             return get_symbol_train(network, data_shape, num_classes=num_classes, mx=engine)
         return get_symbol(network, data_shape, num_classes=num_classes, mx=engine)
-
-
-def make_label(rng, batch, num_objects=3, num_classes=3, rows=4):
-    """(batch, rows, 5) labels: random boxes, -1 padding; the last image has no object."""
-    label = np.full((batch, rows, 5), -1.0, np.float32)
-    for b in range(batch):
-        count = 0 if (b == batch - 1 and batch > 1) else num_objects
-        for r in range(min(count, rows)):
-            x0, y0 = rng.uniform(0, 0.6, 2)
-            w, h = rng.uniform(0.15, 0.4, 2)
-            label[b, r] = [rng.integers(0, num_classes), x0, y0, min(1, x0 + w), min(1, y0 + h)]
-    return label
-
-
-def make_params(rng, arg_shapes, aux_shapes, skip=("data", "label")):
-    """He-scaled weights, small biases, the L2 scale at its constant 20; moving stats 0/1."""
-    args = {}
-    for name, shape in arg_shapes.items():
-        if name in skip:
-            continue
-        if name.endswith("_scale"):
-            args[name] = np.full(shape, 20.0, np.float32)
-        elif name.endswith("_weight"):
-            fan_in = int(np.prod(shape[1:]))
-            args[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
-        else:
-            args[name] = (rng.standard_normal(shape) * 0.05).astype(np.float32)
-    aux = {name: (np.ones(shape, np.float32) if name.endswith("_var") else np.zeros(shape, np.float32))
-           for name, shape in aux_shapes.items()}
-    return args, aux
 
 
 def _through_params_file(mx, args, aux):

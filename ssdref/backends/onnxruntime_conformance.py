@@ -10,7 +10,8 @@ Rows (every comparison uses the tie-aware `assert_detections_equal`; float32 thr
     conventions (IoU == threshold suppressed by MXNet's `>=`, kept by NonMaxSuppression's `>`);
     it counts as within tolerance and the note says how many. Output order (ONNX: by class, then
     score) and MXNet's suppressed / stale topk rows are ignored by the comparator (class_id -1).
-  * "tiny SSD export": the whole deploy graph (random parameters, shapes images) vs ssdref's
+  * "tiny SSD export": the whole deploy graph (random parameters, shapes images: the catalogue's
+    `ssdref.cases.graphs.shapes_deploy_case`) vs ssdref's
     executor: detections (onnx preset on ssdref's own cls_prob/loc_preds, and MXNet semantics as above).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ssdref.backends.measure import scaled_error_as_float64
+from ssdref.cases.multibox import nms_boundary_inputs, random_detection_inputs
 from ssdref.conformance import ReportRow
 
 
@@ -51,20 +53,17 @@ def _same(actual, expected, box_tol=None, score_tol=None) -> tuple[bool, bool, f
 
 
 def boundary_case():
-    """Two class-1 boxes with IoU exactly 0.5 in float32, a third far away."""
-    anchors = np.array([[0, 0, 1, 0.5], [0, 0, 1, 0.25], [0.6, 0.6, 0.9, 0.9]], np.float32)
-    cls_prob = np.array([[[0.1, 0.2, 0.5], [0.9, 0.8, 0.5]]], np.float32)
+    """Two class-1 boxes with IoU exactly 0.5 in float32, a third far away (the catalogue's
+    `ssdref.cases.multibox.nms_boundary_inputs`), with MXNet's default detection parameters."""
+    cls_prob, loc, anchors = nms_boundary_inputs()
     params = dict(threshold=0.01, nms_threshold=0.5, nms_topk=-1, force_suppress=False, clip=True)
-    return cls_prob, np.zeros((1, 12), np.float32), anchors, params
+    return cls_prob, loc, anchors, params
 
 
 def random_case(rng, num_anchors=60, num_classes=4, batch=2):
-    centres = rng.random((num_anchors, 2)) * 0.8 + 0.1
-    sizes = rng.choice([0.1, 0.2, 0.3, 0.5], (num_anchors, 2))
-    anchors = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1).astype(np.float32)
-    logits = rng.standard_normal((batch, num_classes, num_anchors)) * 2
-    cls_prob = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
-    loc = (rng.standard_normal((batch, num_anchors * 4)) * 0.5).astype(np.float32)
+    cls_prob, loc, anchors = random_detection_inputs(rng, num_anchors, num_classes, batch,
+                                                     centre=(0.1, 0.8), sizes=(0.1, 0.2, 0.3, 0.5),
+                                                     logit_scale=2)
     params = dict(threshold=float(rng.choice([0.01, 0.2, 0.4])), nms_threshold=float(rng.choice([0.3, 0.45, 0.5, 0.7])),
                   nms_topk=int(rng.choice([-1, 10, 30])), force_suppress=bool(rng.integers(0, 2)),
                   clip=bool(rng.integers(0, 2)))
@@ -120,18 +119,15 @@ def detection_rows(examples, seed) -> list:
 
 def tiny_ssd_row(cases, seed) -> ReportRow:
     from ssdref.autograd.symbol import Symbol
-    from ssdref.data.shapes import make_images, normalize
-    from ssdref.model import get_config, get_symbol
+    from ssdref.cases.graphs import shapes_deploy_case
     from ssdref.multibox.detection import multibox_detection
-    from ssdref.onnx_export import export_symbol, random_params, reference_detections, to_mxnet_rows
+    from ssdref.onnx_export import export_symbol, reference_detections, to_mxnet_rows
 
     exact = within = documented = 0
     worst = 0.0
     for k in range(cases):
-        symbol = get_symbol(**get_config("tiny", 64, num_classes=3))
-        args, aux = random_params(symbol, 64, seed=seed + k)
-        session = _session(export_symbol(symbol, args, aux, 64))
-        data = normalize(make_images(1, 64, seed=seed + k, split="test")[0])
+        symbol, args, aux, data = shapes_deploy_case(seed + k)
+        session = _session(export_symbol(symbol, args, aux, data.shape[-1]))
         got = to_mxnet_rows(session.run(None, {"data": data})[0], 1, 1488)
         detection = next(n for n in symbol._nodes() if n.name == "detection")
         heads = Symbol(list(detection.inputs[:3]))     # cls_prob, loc_preds, anchors of ssdref

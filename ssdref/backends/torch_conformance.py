@@ -20,6 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from ssdref.backends.measure import scaled_error_as_float64
+from ssdref.cases import graphs
+from ssdref.cases.multibox import (matching_boundary_inputs, nms_boundary_inputs,
+                                   random_detection_inputs, random_matching_inputs)
+from ssdref.cases.torch_ops import OP_CASES, normal, pool_params
 from ssdref.conformance import ReportRow
 
 GRAD_TOL = 1e-4
@@ -32,99 +36,7 @@ def relative_error(reference, actual) -> float:
     return scaled_error_as_float64(actual, reference)
 
 
-# ------------------------------------------------------------------------------- one-op cases
-def _normal(rng, shape, scale=1.0):
-    return rng.standard_normal(shape) * scale
-
-
-def _case_convolution(rng):
-    group = int(rng.choice([1, 2]))
-    cin, cout = 2 * group, 2 * group
-    k = int(rng.integers(1, 4))
-    params = dict(kernel=(k, k), num_filter=cout, stride=(int(rng.integers(1, 3)),) * 2,
-                  pad=(int(rng.integers(0, 2)),) * 2, dilate=(int(rng.integers(1, 3)),) * 2,
-                  num_group=group, no_bias=bool(rng.integers(0, 2)))
-    args = {"data": _normal(rng, (2, cin, 7, 6)), "weight": _normal(rng, (cout, cin // group, k, k))}
-    if not params["no_bias"]:
-        args["bias"] = _normal(rng, (cout,))
-    return "Convolution", params, args, {}
-
-
-def _pool_params(rng):
-    k = int(rng.integers(1, 4))
-    return dict(kernel=(k, k), stride=(int(rng.integers(1, 3)),) * 2, pad=(int(rng.integers(0, k)),) * 2
-                if k > 1 else (0, 0), pool_type=str(rng.choice(["max", "avg"])),
-                pooling_convention=str(rng.choice(["valid", "full"])),
-                count_include_pad=bool(rng.integers(0, 2)))
-
-
-def _case_pooling(rng):
-    return "Pooling", _pool_params(rng), {"data": _normal(rng, (2, 2, 7, 6))}, {}
-
-
-def _case_activation(rng):
-    act = str(rng.choice(["relu", "sigmoid", "tanh", "softrelu", "softsign"]))
-    return "Activation", dict(act_type=act), {"data": _normal(rng, (2, 3, 4), 3.0)}, {}
-
-
-def _case_l2norm(rng):
-    mode = str(rng.choice(["instance", "channel", "spatial"]))
-    return "L2Normalization", dict(mode=mode), {"data": _normal(rng, (2, 3, 4, 3))}, {}
-
-
-def _case_softmax(rng):
-    return "softmax", dict(axis=int(rng.integers(-3, 3))), {"data": _normal(rng, (2, 4, 5), 2.0)}, {}
-
-
-def _case_batchnorm(rng):
-    c = 3
-    params = dict(fix_gamma=bool(rng.integers(0, 2)), eps=1e-3, momentum=0.9)
-    args = {"data": _normal(rng, (4, c, 3, 2)), "gamma": 1 + _normal(rng, (c,), 0.1), "beta": _normal(rng, (c,))}
-    aux = {"moving_mean": _normal(rng, (c,)), "moving_var": 1 + rng.random(c)}
-    return "BatchNorm", params, args, aux
-
-
-def _case_fully_connected(rng):
-    params = dict(num_hidden=3, no_bias=bool(rng.integers(0, 2)))
-    args = {"data": _normal(rng, (2, 2, 3)), "weight": _normal(rng, (3, 6))}
-    if not params["no_bias"]:
-        args["bias"] = _normal(rng, (3,))
-    return "FullyConnected", params, args, {}
-
-
-def _case_transpose(rng):
-    return "transpose", dict(axes=tuple(int(a) for a in rng.permutation(3))), {"data": _normal(rng, (2, 3, 4))}, {}
-
-
-def _case_reshape(rng):
-    shape = [(0, -1), (-1, 4), (0, 3, -1), (2, -1, 2)][int(rng.integers(0, 4))]
-    return "Reshape", dict(shape=shape), {"data": _normal(rng, (2, 3, 4))}, {}
-
-
-def _case_flatten(rng):
-    return "Flatten", {}, {"data": _normal(rng, (2, 3, 2, 2))}, {}
-
-
-def _case_concat(rng):
-    dim = int(rng.integers(0, 3))
-    return "Concat", dict(dim=dim, num_args=2), {"arg0": _normal(rng, (2, 3, 4)), "arg1": _normal(rng, (2, 3, 4))}, {}
-
-
-def _case_softmax_output(rng):
-    n, c, a = 2, 4, 6
-    label = rng.integers(-1, c, (n, a)).astype(np.float64)
-    params = dict(multi_output=True, use_ignore=True, ignore_label=-1,
-                  normalization=str(rng.choice(["valid", "null", "batch"])), grad_scale=1.0)
-    return "SoftmaxOutput", params, {"data": _normal(rng, (n, c, a)), "label": label}, {}
-
-
-def _case_broadcast_mul(rng):
-    return "broadcast_mul", {}, {"lhs": _normal(rng, (1, 3, 1, 1)), "rhs": _normal(rng, (2, 3, 2, 2))}, {}
-
-
-OP_CASES = (_case_convolution, _case_pooling, _case_activation, _case_l2norm, _case_softmax,
-            _case_batchnorm, _case_fully_connected, _case_transpose, _case_reshape, _case_flatten,
-            _case_concat, _case_softmax_output, _case_broadcast_mul)
+# The one-op cases (OP_CASES) are declared in the case catalogue: ssdref.cases.torch_ops.
 
 
 def _symbol(op_name, params, args, aux):
@@ -189,26 +101,9 @@ def op_rows(examples, seed) -> list:
 
 # ------------------------------------------------------------------------------ the tiny SSD
 def tiny_ssd_case(seed, batch=2, num_classes=3, data_shape=64):
-    """(train symbol, float64 args incl. data and label) with random He-scaled parameters."""
-    from ssdref.data.shapes import make_images, normalize
-    from ssdref.model import get_config, get_symbol_train
-
-    symbol = get_symbol_train(**get_config("tiny", data_shape, num_classes=num_classes))
-    images, labels = make_images(batch, data_shape, seed=seed, split="val")
-    shapes = dict(data=(batch, 3, data_shape, data_shape), label=labels.shape)
-    arg_shapes, _, _ = symbol.infer_shape(**shapes)
-    rng = np.random.default_rng(seed)
-    args = {}
-    for name, shape in zip(symbol.list_arguments(), arg_shapes):
-        if name.endswith("_weight"):
-            args[name] = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))
-        elif name.endswith("_scale"):
-            args[name] = np.full(shape, 20.0) + rng.standard_normal(shape)
-        elif name.endswith("_bias"):
-            args[name] = rng.standard_normal(shape) * 0.1
-    args["data"] = normalize(images).astype(np.float64)
-    args["label"] = labels.astype(np.float64)
-    return symbol, args
+    """(train symbol, float64 args incl. data and label) with random He-scaled parameters: the
+    catalogue's `ssdref.cases.graphs.shapes_train_case`."""
+    return graphs.shapes_train_case(seed, batch=batch, num_classes=num_classes, data_shape=data_shape)
 
 
 def tiny_ssd_rows(cases, seed) -> list:
@@ -255,9 +150,9 @@ def pooling_native_row(examples, seed) -> ReportRow:
     rng = np.random.default_rng([seed, 101])
     differ = 0
     for _ in range(examples):
-        params = _pool_params(rng)
+        params = pool_params(rng)
         params["pooling_convention"] = "full"
-        x = _normal(rng, (1, 2, 7, 6)).astype(np.float32)
+        x = normal(rng, (1, 2, 7, 6)).astype(np.float32)
         ref, _ = pooling_forward(x, **params)
         try:
             got = native_pooling(torch.from_numpy(x), **params).numpy()
@@ -271,10 +166,10 @@ def pooling_native_row(examples, seed) -> ReportRow:
 
 
 def _boundary_detection_case():
-    """Two boxes of one class with IoU exactly 0.5 (exact in float32): MXNet suppresses, torchvision keeps."""
-    anchors = np.array([[[0, 0, 1, 0.5], [0, 0, 1, 0.25], [0.6, 0.6, 0.9, 0.9]]], np.float32)
-    cls_prob = np.array([[[0.1, 0.2, 0.5], [0.9, 0.8, 0.5]]], np.float32)
-    return cls_prob, np.zeros((1, 12), np.float32), anchors
+    """Two boxes of one class with IoU exactly 0.5 (exact in float32): MXNet suppresses, torchvision
+    keeps (the catalogue's `ssdref.cases.multibox.nms_boundary_inputs`, anchors batched)."""
+    cls_prob, loc, anchors = nms_boundary_inputs()
+    return cls_prob, loc, anchors[None]
 
 
 def nms_preset_row(examples, seed) -> ReportRow:
@@ -288,13 +183,9 @@ def nms_preset_row(examples, seed) -> ReportRow:
         if k == 0:
             cls_prob, loc, anchors = _boundary_detection_case()
         else:
-            num = 40
-            centres = rng.random((num, 2)) * 0.6 + 0.2
-            sizes = rng.choice([0.1, 0.2, 0.3], (num, 2))
-            anchors = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1)[None].astype(np.float32)
-            logits = rng.standard_normal((1, 3, num))
-            cls_prob = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
-            loc = (rng.standard_normal((1, num * 4)) * 0.5).astype(np.float32)
+            cls_prob, loc, anchors = random_detection_inputs(rng, 40, 3, 1, centre=(0.2, 0.6),
+                                                             sizes=(0.1, 0.2, 0.3))
+            anchors = anchors[None]
         ref = multibox_detection(cls_prob, loc, anchors, nms_threshold=0.5, nms_topk=20)
         got = detect_torchvision(cls_prob, loc, anchors, nms_threshold=0.5, nms_topk=20)
         try:
@@ -314,15 +205,9 @@ def matching_preset_row(examples, seed) -> ReportRow:
     differ = 0
     for k in range(examples):
         if k == 0:   # IoU exactly 0.5 for anchor 1: torchvision matches it, MXNet does not
-            anchors = np.array([[[0, 0, 1, 0.5], [0, 0, 1, 0.25], [0.5, 0.5, 1, 1]]], np.float32)
-            gts = np.array([[0, 0, 0, 1, 0.5]], np.float32)
+            anchors, gts = matching_boundary_inputs()
         else:
-            num = 30
-            centres = rng.random((num, 2)) * 0.6 + 0.2
-            sizes = rng.choice([0.1, 0.2, 0.4], (num, 2))
-            anchors = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1)[None].astype(np.float32)
-            gts = np.concatenate([rng.integers(0, 3, (3, 1)), anchors[0, :3] + rng.normal(0, 0.03, (3, 4))],
-                                 1).astype(np.float32)
+            anchors, gts = random_matching_inputs(rng)
         label = gts[None]
         cls_pred = np.zeros((1, 4, anchors.shape[1]), np.float32)
         _, _, cls_target = multibox_target(anchors, label, cls_pred, overlap_threshold=0.5,
