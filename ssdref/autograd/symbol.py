@@ -13,12 +13,13 @@ Conventions that bite:
 """
 from __future__ import annotations
 
-import ast
 import numbers
 
 import numpy as np
 
 from ssdref.autograd import registry
+from ssdref.autograd.attrs import (attr_str, check_shape, hidden_key, parse_shape_attr,  # noqa: F401
+                                   with_plain_keys)
 from ssdref.autograd.graph import (AUX_INIT, DTYPE_FLAGS, HIDDEN_KEYS, STORAGE_TYPES, Node,  # noqa: F401
                                    aux_variables, topo_order)
 from ssdref.autograd.naming import AttrScope, NameManager
@@ -26,43 +27,6 @@ from ssdref.autograd.naming import AttrScope, NameManager
 
 class NotImplementedForSymbol(NotImplementedError):
     """In-place arithmetic and truth testing, which a Symbol does not support."""
-
-
-def _hidden_key(key: str, is_op: bool) -> str:
-    if key in HIDDEN_KEYS:
-        return f"__{key}__"
-    if is_op and not (key.startswith("__") and key.endswith("__")):
-        for word in HIDDEN_KEYS:
-            if key.endswith(word):
-                raise ValueError(
-                    f"setting variable attributes with {key} is deprecated. please instead use\n"
-                    f"w = Variable({word}=2)\nsym = YourSymbolName(weight=w)")
-    return key
-
-
-def attr_str(value) -> str:
-    """`str(value)` as MXNet stores op params and `__shape__` under its NumPy 1.x.
-
-    NumPy 2 writes scalars inside containers as `np.int64(3)`; NumPy 1.x (MXNet 1.9.1's) wrote
-    `3`, so numpy scalars inside tuples and lists are written with their own `str`."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (tuple, list)):
-        inner = ", ".join(attr_str(v) if isinstance(v, (np.generic, tuple, list)) else repr(v)
-                          for v in value)
-        if isinstance(value, list):
-            return f"[{inner}]"
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    return str(value)
-
-
-def _with_plain_keys(attrs: dict) -> dict:
-    """MXNet's list_attr view: every `__hidden__` key also appears without its underscores."""
-    shown = dict(attrs)
-    for key in HIDDEN_KEYS:
-        if f"__{key}__" in attrs:
-            shown[key] = attrs[f"__{key}__"]
-    return shown
 
 
 class Symbol:
@@ -146,10 +110,10 @@ class Symbol:
         if recursive:
             raise DeprecationWarning("Symbol.list_attr with recursive=True has been deprecated. "
                                      "Please use attr_dict instead.")
-        return _with_plain_keys(self._outputs[0][0].attrs) if self.name is not None else {}
+        return with_plain_keys(self._outputs[0][0].attrs) if self.name is not None else {}
 
     def attr_dict(self) -> dict:
-        return {n.name: _with_plain_keys(n.attrs) for n in self._nodes() if n.attrs}
+        return {n.name: with_plain_keys(n.attrs) for n in self._nodes() if n.attrs}
 
     def _set_attr(self, **kwargs):
         for key, value in kwargs.items():
@@ -157,7 +121,7 @@ class Symbol:
                 raise ValueError(f"Set Attr only accepts string values, got {key}={value!r}")
         for node in {node for node, _ in self._outputs}:
             for key, value in kwargs.items():
-                node.attrs[_hidden_key(key, False)] = value
+                node.attrs[hidden_key(key, False)] = value
             if node.op is not None:
                 node.params = node.op.parse_params(node.attrs)
 
@@ -303,7 +267,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         raise TypeError("Expect a string for variable `name`")
     attrs = AttrScope.current.get(attr)
     if shape is not None:
-        attrs["__shape__"] = attr_str(_check_shape(name, shape))
+        attrs["__shape__"] = attr_str(check_shape(name, shape))
     if lr_mult is not None:
         attrs["__lr_mult__"] = str(lr_mult)
     if wd_mult is not None:
@@ -322,7 +286,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
     for key, value in attrs.items():
         if not isinstance(value, str):
             raise ValueError(f"Set Attr only accepts string values, got {key}={value!r}")
-    return Symbol([(Node(None, name, {_hidden_key(k, False): v for k, v in attrs.items()}, []), 0)])
+    return Symbol([(Node(None, name, {hidden_key(k, False): v for k, v in attrs.items()}, []), 0)])
 
 
 var = Variable
@@ -351,9 +315,9 @@ def create_op(op, hint, args, kwargs, name=None, attr=None) -> Symbol:
         elif value is None:
             none_keys.append(key)
         else:
-            raw[_hidden_key(key, True)] = attr_str(value)
+            raw[hidden_key(key, True)] = attr_str(value)
     for key, value in AttrScope.current.get(attr).items():
-        raw[_hidden_key(key, True)] = str(value)
+        raw[hidden_key(key, True)] = str(value)
     if opdef.key_var_num_args and opdef.key_var_num_args not in raw:
         raw[opdef.key_var_num_args] = str(len(args) + len(symbol_kwargs))
     # `data=None` means "not given" for an input (MXNet's generated signatures); for a
@@ -385,26 +349,3 @@ def create_op(op, hint, args, kwargs, name=None, attr=None) -> Symbol:
         entries.append(entry)
     node.inputs = entries
     return Symbol([(node, i) for i in range(len(node.output_names()))])
-
-
-def _check_shape(name, shape):
-    """A variable's declared shape: a tuple of ints >= 0 (0: unknown, as MXNet), else a clear error."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (shape,)
-    if not isinstance(shape, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
-        raise TypeError(f"Variable {name!r}: shape must be a tuple of integers, got {shape!r}")
-    if any(d < 0 for d in shape):
-        raise ValueError(f"Variable {name!r}: shape must have dimensions >= 0 (0: unknown), got "
-                         f"{tuple(shape)}")
-    return tuple(int(d) for d in shape)
-
-
-def parse_shape_attr(text: str, name="variable"):
-    """The tuple stored in a `__shape__` attr (`'(1, 3, 8, 8)'`)."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise ValueError(f"Variable {name!r}: __shape__ must be a tuple of integers, got {text!r}") from None
-    return _check_shape(name, value if isinstance(value, (tuple, list)) else (value,))
-
