@@ -172,6 +172,7 @@ def test_the_torch_and_onnxruntime_reports_read_their_cases_from_the_catalogue()
     assert torch_case[2].shape == (1, 3, 4) and onnx_case[2].shape == (3, 4)
     # the graph setups
     assert mxnet_graph.make_label is graphs.random_label
+    assert torch_conformance.tiny_ssd_case is graphs.shapes_train_case
     assert mxnet_graph.DATA_SHAPE["tiny"] == graphs.COMPARISON["data_shape"]
     rng = np.random.default_rng(0)
     ours = mxnet_graph.make_params(rng, {"a_weight": (2, 3), "b_bias": (2,), "c_scale": (1, 2, 1, 1)}, {})
