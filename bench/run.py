@@ -430,9 +430,9 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
     from ssdref.backend import get_conv_algorithm
     algorithm = get_conv_algorithm()
     print("ssdref Convolution: " + {
-        "auto": "Winograd F(2x2,3x3) on 3x3 stride-1 layers of >= 64 channels, im2col elsewhere",
-        "auto+f4x4": "Winograd on 3x3 stride-1 layers of >= 64 channels, F(4x4,3x3) where a call "
-                     "has many tiles per weight, else F(2x2,3x3); im2col elsewhere",
+        "auto": "Winograd on 3x3 stride-1 layers of >= 64 channels, F(4x4,3x3) where a call has "
+                "many tiles per weight, else F(2x2,3x3); im2col elsewhere",
+        "f2x2": "Winograd F(2x2,3x3) on 3x3 stride-1 layers of >= 64 channels, im2col elsewhere",
         "im2col": "im2col"}[algorithm]
           + f" (conv algorithm {algorithm!r}, SSDREF_WINOGRAD={os.environ.get('SSDREF_WINOGRAD', '1')})"
             "; GFLOP/s = direct-convolution FLOPs per second")

@@ -12,10 +12,10 @@ OpenBLAS picks and on its thread count, and lets the Numba backend take Winograd
 'portable' computes every matrix product in an order ssdref fixes (`ssdref.layers.gemm`) with im2col
 convolutions, so float results are bit-identical on every machine and thread count (the golden
 files are made and verified in it). And the *convolution algorithm* (`use_conv_algorithm`): 'auto'
-lets the Numba backend take Winograd F(2x2, 3x3) where it applies (fast precision only), 'im2col'
-never, 'auto+f4x4' also F(4x4, 3x3) on large feature maps (faster, about 3x the float32 rounding;
-opt-in, see ssdref.kernels.cpu_winograd); its default comes from SSDREF_WINOGRAD (1: auto,
-0: im2col, 4: auto+f4x4). All three are contextvars: per thread,
+lets the Numba backend take Winograd where it applies (fast precision only), F(4x4, 3x3) on large
+feature maps and F(2x2, 3x3) elsewhere (see ssdref.kernels.cpu_winograd); 'f2x2' F(2x2, 3x3) only
+(a third of F(4x4)'s float32 rounding, slower); 'im2col' never. Its default comes from
+SSDREF_WINOGRAD (1: auto, 2: f2x2, 0: im2col). All three are contextvars: per thread,
 per async task, and nothing else switches them.
 """
 import contextlib
@@ -28,18 +28,18 @@ _FALLBACK = {"numpy": ("numpy",), "numba": ("numba", "numpy"), "cuda": ("cuda", 
 _PREFIX = {"numba": "cpu", "cuda": "cuda"}
 
 PRECISIONS = ("fast", "portable")
-CONV_ALGORITHMS = ("auto", "im2col", "auto+f4x4")
-_WINOGRAD_ENV = {"1": "auto", "0": "im2col", "4": "auto+f4x4"}
+CONV_ALGORITHMS = ("auto", "im2col", "f2x2")
+_WINOGRAD_ENV = {"1": "auto", "0": "im2col", "2": "f2x2"}
 
 
 def conv_algorithm_from_env() -> str:
-    """SSDREF_WINOGRAD: '1' (default) -> 'auto', '0' -> 'im2col', '4' -> 'auto+f4x4'; anything
-    else is an error."""
+    """SSDREF_WINOGRAD: '1' (default) -> 'auto', '0' -> 'im2col', '2' -> 'f2x2'; anything else is
+    an error."""
     value = os.environ.get("SSDREF_WINOGRAD", "1")
     if value not in _WINOGRAD_ENV:
-        raise ValueError(f"SSDREF_WINOGRAD must be 0 (im2col everywhere), 1 (Winograd F(2x2, 3x3) "
-                         f"where it applies) or 4 (also F(4x4, 3x3) on large feature maps), "
-                         f"got {value!r}")
+        raise ValueError(f"SSDREF_WINOGRAD must be 0 (im2col everywhere), 1 (Winograd where it "
+                         f"applies, F(4x4, 3x3) on large feature maps) or 2 (Winograd F(2x2, 3x3) "
+                         f"only), got {value!r}")
     return _WINOGRAD_ENV[value]
 
 _current = contextvars.ContextVar("ssdref_backend", default="numba")
@@ -116,16 +116,16 @@ def use_precision(name: str):
 
 
 def get_conv_algorithm() -> str:
-    """'auto' (Winograd F(2x2, 3x3) where it applies, in fast precision), 'auto+f4x4' (and
-    F(4x4, 3x3) on large feature maps) or 'im2col'."""
+    """'auto' (Winograd where it applies, in fast precision: F(4x4, 3x3) on large feature maps,
+    else F(2x2, 3x3)), 'f2x2' (Winograd F(2x2, 3x3) only) or 'im2col'."""
     return _conv_algorithm.get()
 
 
 def use_conv_algorithm(name: str):
     """Context manager: `with use_conv_algorithm('im2col'):` keeps the Numba Convolution on im2col
-    (bit-identical to the NumPy specification); 'auto' allows Winograd F(2x2, 3x3) where it
-    applies; 'auto+f4x4' also F(4x4, 3x3) where a layer has many tiles (faster, ~3x the float32
-    rounding, which can move a training step's gradients: see ssdref.kernels.cpu_winograd)."""
+    (bit-identical to the NumPy specification); 'auto' allows Winograd where it applies (F(4x4, 3x3)
+    where a layer has many tiles, else F(2x2, 3x3)); 'f2x2' keeps to F(2x2, 3x3) (a third of
+    F(4x4)'s float32 rounding, slower: see ssdref.kernels.cpu_winograd)."""
     if not isinstance(name, str) or name not in CONV_ALGORITHMS:
         raise ValueError(f"use_conv_algorithm: algorithm must be one of {CONV_ALGORITHMS}, got {name!r}")
     return _within(_conv_algorithm, name)

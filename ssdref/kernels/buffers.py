@@ -10,11 +10,16 @@ How: `empty(shape, dtype)` behaves like `np.empty` (C-contiguous, uninitialised)
 least `MIN_POOLED_BYTES` are served as views of a pooled uint8 block; a block is free again when no
 array refers to it any more, which CPython's reference count tells exactly (every NumPy view keeps a
 reference to the array owning its memory). A request takes the smallest free block that fits with
-at most 25% to spare, or allocates a new one. Free blocks beyond `idle_limit_bytes` (default 256 MB,
-`SSDREF_POOL_IDLE_MB`; 0 turns the pool off) are released, oldest first, so the pool never holds
-more idle memory than that. Measured on the VGG16-reduced SSD300 body (forward+backward, 2 cores):
-batch 8 takes ~4% less time with the pool (16.2 s against 16.9 s) for ~190 MB more peak RSS
-(1.97 GB against 1.77 GB); a 1 GB limit bought no more speed for +550 MB.
+at most 25% to spare, or allocates a new one. Free blocks beyond `idle_limit_bytes` are released,
+oldest first, so the pool never holds more idle memory than that: `SSDREF_POOL_IDLE_MB` (0 turns
+the pool off), by default an eighth of the physical memory and at most 2 GB (`default_idle_mb`).
+Measured on the VGG16-reduced SSD300 body at batch 8 (bench/conv_body.py, 2-core EPYC, 23 GB,
+F(4x4) Winograd, 2026-12-05): idle limit 256 MB -> 1283 ms forward, 3269 ms forward+backward,
+2.81 GB peak RSS; 1 GB -> 905 / 2651 ms, 3.64 GB; 2 GB -> 855 / 2625 ms, 3.62 GB; 4 GB -> 808 /
+2669 ms, 3.62 GB. Under 256 MB the batch-8 layers' temporaries (V and M of a 150x150 layer: 100-400
+MB each) were released and faulted in again every call, with transparent huge pages' compaction
+stalls: conv2_2 took 300-470 ms in the body against 77 ms when called alone. At batch 1 nothing
+changes (every array fits under 256 MB). (Before Winograd, a 1 GB limit had bought nothing.)
 
 Results do not depend on the pool: kernels write every element of the arrays they take from it, as
 they must for `np.empty`.
@@ -109,8 +114,21 @@ class BufferPool:
             self._blocks = []
 
 
+DEFAULT_IDLE_MB_CAP = 2048
+
+
+def default_idle_mb() -> float:
+    """The idle limit when SSDREF_POOL_IDLE_MB is not set: an eighth of the physical memory, at most
+    DEFAULT_IDLE_MB_CAP (256 MB where the platform does not tell its memory size)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 256.0
+    return float(min(DEFAULT_IDLE_MB_CAP, physical / 8 / 2**20))
+
+
 def _idle_limit_from_env() -> int:
-    value = os.environ.get("SSDREF_POOL_IDLE_MB", "256")
+    value = os.environ.get("SSDREF_POOL_IDLE_MB") or str(default_idle_mb())
     try:
         megabytes = float(value)
     except ValueError:

@@ -7,7 +7,7 @@ version of itself:
   (`cpu_winograd.chosen`: every VGG16 layer but conv1_1, fc6 and fc7): forward, and dx and dW
   where pad <= 2, by Winograd: F(2x2, 3x3) (`ssdref.layers.winograd` + `ssdref.kernels.cpu_winograd`,
   2.25x fewer multiplies; float32: a few 1e-7 of the largest value) or, when the conv algorithm
-  is 'auto+f4x4' (opt-in: SSDREF_WINOGRAD=4) and a call has many tiles per weight
+  is 'auto' (the default; 'f2x2' never) and a call has many tiles per weight
   (`cpu_winograd.transforms_for`: VGG16 conv1_2 ... conv3_3 at batch 1), F(4x4, 3x3)
   (`ssdref.layers.winograd43` + `ssdref.kernels.cpu_winograd43`, 4x fewer; float32: a few 1e-6,
   as oneDNN's own Winograd); equal to the im2col specification up to float rounding, not bit for

@@ -1,4 +1,6 @@
 """The Numba backend's buffer pool: reuse only of unreferenced blocks, bounded idle memory."""
+import os
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,18 @@ def test_disabled_pool_and_env_validation(monkeypatch):
     monkeypatch.setenv("SSDREF_POOL_IDLE_MB", "-1")
     with pytest.raises(ValueError, match=">= 0"):
         buffers._idle_limit_from_env()
+
+
+def test_default_idle_limit_is_an_eighth_of_memory_capped(monkeypatch):
+    monkeypatch.delenv("SSDREF_POOL_IDLE_MB", raising=False)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    want = min(buffers.DEFAULT_IDLE_MB_CAP, physical / 8 / 2**20)
+    assert buffers.default_idle_mb() == want
+    assert buffers._idle_limit_from_env() == int(want * 2**20)
+    monkeypatch.setenv("SSDREF_POOL_IDLE_MB", "100")
+    assert buffers._idle_limit_from_env() == 100 * 2**20
+    monkeypatch.setattr(buffers.os, "sysconf", lambda name: (_ for _ in ()).throw(ValueError(name)))
+    assert buffers.default_idle_mb() == 256.0
 
 
 def test_kernel_outputs_from_the_pool_are_independent_arrays():

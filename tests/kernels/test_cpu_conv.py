@@ -98,7 +98,7 @@ def test_winograd_layers_equal_numpy_winograd_and_im2col_to_rounding(monkeypatch
     bit-identical to the NumPy Winograd, and within a few ulps of the im2col specification
     (float64: 1e-12)."""
     monkeypatch.setattr(cpu_winograd, "LARGE_TILE_MIN_TILES", min_tiles)
-    with use_conv_algorithm("auto+f4x4"):
+    with use_conv_algorithm("auto"):
         _winograd_layer_equals_numpy_winograd_and_im2col_to_rounding(pad, float32)
 
 

@@ -103,7 +103,7 @@ def test_numba_winograd_conv_gradients_match_central_differences(min_tiles, kern
     cpu_winograd.MIN_CHANNELS = 1                                       # small layers take it
     cpu_winograd.LARGE_TILE_MIN_TILES = min_tiles                       # and this algorithm
     try:
-        with use_conv_algorithm("auto+f4x4"):                             # F(4x4) is opt-in
+        with use_conv_algorithm("auto"):
             _gradient_check(pad, group, seed, kernels)
     finally:
         cpu_winograd.MIN_CHANNELS, cpu_winograd.LARGE_TILE_MIN_TILES = saved
@@ -136,13 +136,13 @@ def test_winograd_switch_reads_the_environment(monkeypatch):
     monkeypatch.setenv("SSDREF_WINOGRAD", "1")
     assert cpu_winograd._enabled_from_env() is True
     assert conv_algorithm_from_env() == "auto"
-    monkeypatch.setenv("SSDREF_WINOGRAD", "4")
+    monkeypatch.setenv("SSDREF_WINOGRAD", "2")
     assert cpu_winograd._enabled_from_env() is True
-    assert conv_algorithm_from_env() == "auto+f4x4"
+    assert conv_algorithm_from_env() == "f2x2"
     monkeypatch.delenv("SSDREF_WINOGRAD")
-    assert conv_algorithm_from_env() == "auto"                  # the default: F(2x2) only
+    assert conv_algorithm_from_env() == "auto"
     monkeypatch.setenv("SSDREF_WINOGRAD", "yes")
-    with pytest.raises(ValueError, match="SSDREF_WINOGRAD must be 0 .*, 1 .* or 4 .*got 'yes'"):
+    with pytest.raises(ValueError, match="SSDREF_WINOGRAD must be 0 .*, 1 .* or 2 .*got 'yes'"):
         cpu_winograd._enabled_from_env()
 
 
@@ -176,15 +176,14 @@ def test_the_algorithm_switch_is_context_local_and_checked():
     (1, 300, 64, 64, cpu_winograd43), (1, 75, 256, 256, cpu_winograd43),
     (1, 38, 256, 512, cpu_winograd), (8, 38, 256, 512, cpu_winograd43),
     (1, 19, 512, 512, cpu_winograd), (8, 19, 512, 512, cpu_winograd), (1, 12, 64, 64, cpu_winograd)])
-def test_f4x4_is_taken_for_many_tiles_per_weight_only_when_asked(n_img, size, channels, filters,
-                                                                 kernels):
-    """'auto+f4x4' takes F(4x4) where a call has many tiles per weight; 'auto' (the default)
-    never does: F(4x4)'s float32 rounding moved SSD300 training gradients (cpu_winograd)."""
+def test_f4x4_is_taken_for_many_tiles_per_weight_unless_f2x2_is_asked(n_img, size, channels,
+                                                                      filters, kernels):
+    """'auto' (the default) takes F(4x4) where a call has many tiles per weight; 'f2x2' never."""
     g = conv.conv_geometry((n_img, channels, size, size), (filters, channels, 3, 3), kernel=None,
                            stride=1, dilate=1, pad=1, num_group=1)
-    with use_conv_algorithm("auto+f4x4"):
+    with use_conv_algorithm("auto"):
         assert cpu_winograd.transforms_for(g, n_img, filters, channels) is kernels
     assert kernels.SPEC is (winograd43 if kernels is cpu_winograd43 else winograd)
-    with use_conv_algorithm("auto"):
+    with use_conv_algorithm("f2x2"):
         assert cpu_winograd.chosen(g, filters, channels)
         assert cpu_winograd.transforms_for(g, n_img, filters, channels) is cpu_winograd
