@@ -17,9 +17,10 @@ and 2 threads (MXNet as a second process with OMP_NUM_THREADS=2 - it uses one co
 PyTorch as a third with torch.set_num_threads(2), ssdref with Numba's 2 threads and 2-thread
 OpenBLAS). Rounds alternate ssdref / MXNet / PyTorch case by case, so machine drift hits all of
 them; medians are over every timed call of every round. Each case is warmed up once first (JIT).
-ssdref runs twice: in this process (OMP_WAIT_POLICY=PASSIVE, OPENBLAS_THREAD_TIMEOUT=4, as before
-issue 16) and in a plain worker process without any thread variable, as a user's script runs
-(--no-plain skips it); a second table compares the two. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are
+ssdref runs twice: in a plain worker process without any thread variable, as a user's script runs
+(the main table's ssdref column), and in this process (OMP_WAIT_POLICY=PASSIVE,
+OPENBLAS_THREAD_TIMEOUT=4, as before issue 16; the main table's column with --no-plain); a second
+table compares the two. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are
 unset for every process of the bench (users' machines do not export them). The header records what
 decides speed: CPU flags, NumPy's SIMD dispatch, OpenBLAS's core and threads, Numba's pool.
 --scaling writes bench/scaling.png: cost against anchors (8732 -> 100k) and gts (1 -> 200).
@@ -437,12 +438,16 @@ def report(cases, times, sides, versions, peak, rss, rounds, load_before, load_a
           + f" (conv algorithm {algorithm!r}, SSDREF_WINOGRAD={os.environ.get('SSDREF_WINOGRAD', '1')})"
             "; GFLOP/s = direct-convolution FLOPs per second")
     has_mx, has_torch = "MXNet" in sides, "PyTorch" in sides or "torchvision" in sides
+    # ssdref as a user runs it: the plain process where it ran (the brief's and issue 16's measure)
+    main_side = PLAIN_SIDE if PLAIN_SIDE in sides else "ssdref"
+    print("ssdref column: " + ("a plain process (no thread variables)" if main_side == PLAIN_SIDE
+                               else "this process (bench env)"))
     header = f"| {'case':42s} | {'ssdref':>9s} | {'MXNet':>9s} | {'/MXNet':>6s} | {'PyTorch':>9s} | " \
              f"{'/torch':>6s} | {'ssdref GFLOP/s (% peak)':>23s} |"
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
     for label, case, _, flops in cases:
-        ours = times[("ssdref", case)]
+        ours = times[(main_side, case)]
         mx = times.get(("MXNet", case)) if has_mx else None
         pt = (times.get(("PyTorch", case)) or times.get(("torchvision", case))) if has_torch else None
         rate = ""
