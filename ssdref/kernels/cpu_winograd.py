@@ -138,22 +138,31 @@ def _gt(u0, u1, u2, u3, half):
     return u0 + (u1 + u2) * half, (u1 - u2) * half, (u1 + u2) * half + u3
 
 
+@numba.njit(cache=True, inline="always")
+def load_tile_rows(dy, img, f, i, tile, rows):
+    """rows[a, :Wo] = row tile*i + a of dy's plane (img, f), zeros past the last row: the dy rows
+    one row of output tiles reads (shared by the F(2x2) and F(4x4) grad transforms)."""
+    ho = dy.shape[2]
+    wo = dy.shape[3]
+    for a in range(tile):
+        if tile * i + a < ho:
+            rows[a, :wo] = dy[img, f, tile * i + a, :]
+        else:
+            rows[a, :wo] = 0
+
+
 @numba.njit(cache=True, parallel=True)
 def _grad_transform(dy, th, tw, z):
     """Per plane and tile row: dy's two rows (zero past the edge) -> A along rows per column,
     then A along columns per tile, as the NumPy spec."""
-    n, num_filter, ho, wo = dy.shape
+    n, num_filter = dy.shape[:2]
     tiles = th * tw
     for task in numba.prange(num_filter * n):
         f, img = task // n, task % n
         rows = np.zeros((2, 2 * tw), dy.dtype)
         t = np.empty((4, 2 * tw), dy.dtype)
         for i in range(th):
-            for a in range(2):
-                if 2 * i + a < ho:
-                    rows[a, :wo] = dy[img, f, 2 * i + a, :]
-                else:
-                    rows[a, :wo] = 0
+            load_tile_rows(dy, img, f, i, 2, rows)
             for q in range(2 * tw):
                 t[0, q], t[1, q], t[2, q], t[3, q] = _a(rows[0, q], rows[1, q])
             col0 = img * tiles + i * tw

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from ssdref.kernels import buffers
+from ssdref.kernels.cpu_winograd import load_tile_rows
 from ssdref.layers import winograd43 as SPEC          # the NumPy transforms, equal bit for bit
 from ssdref.layers.winograd43 import POINTS, TILE, tile_counts   # noqa: F401 (the driver reads them)
 
@@ -157,18 +158,14 @@ def _output_transform(m, bias, has_bias, n, th, tw, k, y):
 def _grad_transform(dy, th, tw, k, z):
     """Per plane and tile row: dy's four rows (zero past the edge) -> A along rows per column,
     then A along columns per tile, as the NumPy spec."""
-    n, num_filter, ho, wo = dy.shape
+    n, num_filter = dy.shape[:2]
     tiles = th * tw
     for task in numba.prange(num_filter * n):
         f, img = task // n, task % n
         rows = np.zeros((4, 4 * tw), dy.dtype)
         t = np.empty((6, 4 * tw), dy.dtype)
         for i in range(th):
-            for a in range(4):
-                if 4 * i + a < ho:
-                    rows[a, :wo] = dy[img, f, 4 * i + a, :]
-                else:
-                    rows[a, :wo] = 0
+            load_tile_rows(dy, img, f, i, 4, rows)
             for q in range(4 * tw):
                 t[0, q], t[1, q], t[2, q], t[3, q], t[4, q], t[5, q] = \
                     _a(rows[0, q], rows[1, q], rows[2, q], rows[3, q], k)
