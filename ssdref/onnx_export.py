@@ -354,21 +354,3 @@ def _constant_anchors(entry, symbol, shape_of):
 
 def _data_entry(symbol):
     return next((n, 0) for n in symbol._nodes() if n.is_variable and n.name == "data")
-
-
-def random_params(symbol, data_shape, seed=0, batch=1):
-    """He-normal weights, small biases, L2 scales near their init value (for a params-less export)."""
-    shapes = dict(data=(batch, 3, data_shape, data_shape))
-    arg_shapes, _, aux_shapes = symbol.infer_shape(**shapes)
-    rng = np.random.default_rng(seed)
-    args = {}
-    for name, shape in zip(symbol.list_arguments(), arg_shapes):
-        if name.endswith("_weight"):
-            args[name] = (rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))).astype(np.float32)
-        elif name.endswith("_scale"):
-            args[name] = np.full(shape, 20.0, np.float32)
-        elif name != "data":
-            args[name] = (rng.standard_normal(shape) * 0.1).astype(np.float32)
-    aux = {name: (np.ones if name.endswith("var") else np.zeros)(shape, np.float32)
-           for name, shape in zip(symbol.list_auxiliary_states(), aux_shapes)}
-    return args, aux

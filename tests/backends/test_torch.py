@@ -63,8 +63,9 @@ def test_torchvision_detection_preset_differs_from_mxnet_only_at_the_boundary():
 
 
 def test_torchvision_matcher_takes_iou_equal_to_threshold_as_positive():
-    anchors = np.array([[[0, 0, 1, 0.5], [0, 0, 1, 0.25], [0.5, 0.5, 1, 1]]], np.float32)
-    label = np.array([[[0, 0, 0, 1, 0.5]]], np.float32)
+    from ssdref.cases.multibox import matching_boundary_inputs
+    anchors, gts = matching_boundary_inputs()           # the catalogue's IoU-exactly-0.5 case
+    label = gts[None]
     _, _, cls_target = multibox_target(anchors, label, np.zeros((1, 2, 3), np.float32),
                                        overlap_threshold=0.5, negative_mining_ratio=-1)
     assert (cls_target[0] > 0).tolist() == [True, False, False]     # bipartite match only; 0.5 not > 0.5
