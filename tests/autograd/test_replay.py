@@ -115,3 +115,31 @@ def test_it_needs_a_training_forward():
     exe = _bound(np.float32, np.random.default_rng(2))
     with pytest.raises(RuntimeError, match="float64_backward: needs a preceding forward"):
         float64_backward(exe)
+
+
+def test_the_tiny_ssd_training_step_replays_every_cache_within_float32_rounding():
+    """The whole SSD (MultiBoxPrior/Target, SoftmaxOutput, smooth L1, MakeLoss, L2Normalization,
+    BlockGrad ...): every cache widens, and each float32 parameter gradient is within 1e-5 of the
+    exact backward of its own forward (the SSD300 conformance test's referee)."""
+    from ssdref.cases.graphs import shapes_train_case
+    symbol, args = shapes_train_case(seed=0)
+    names = symbol.list_arguments()
+    exe = symbol.simple_bind(**{n: args[n].shape for n in ("data", "label")})
+    for name in names:
+        exe.arg_dict[name][...] = args[name]
+    exe.forward(is_train=True)
+    exact = float64_backward(exe)
+    exe.backward()
+    checked = 0
+    for name in names:
+        if name in ("data", "label"):
+            continue
+        grad, want = exe.grad_dict[name], exact[name]
+        assert grad.dtype == np.float32 and want.dtype == np.float64
+        scale = np.abs(want).max()
+        if scale == 0:
+            assert not grad.any(), name
+            continue
+        assert np.abs(grad - want).max() <= 1e-5 * scale, name
+        checked += 1
+    assert checked > 10
