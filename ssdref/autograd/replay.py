@@ -1,20 +1,21 @@
 """The exact backward of a float32 forward: an executor's caches widened to float64, then backward.
 
 Why: a float32 training step can be *chaotic*. A forward value that lands within rounding of a
-decision (a max-pool's two largest inputs, a ReLU input near 0, an anchor's score at the
-hard-negative-mining cut) takes one branch in float32 and the other in float64, and the sparse SSD
-loss gradient carries that flip down to every layer below it. Measured on the VGG16-reduced SSD300
-train step (batch 2, tests/conformance/test_graph_mxnet.py's draw): depending on the seed and on the
+decision (a max-pool's two largest inputs, a ReLU input near 0, an anchor's score at the hard-
+negative-mining cut) takes one branch in float32 and the other in float64, and the sparse SSD loss
+gradient carries that flip down to every layer below it. Measured on the VGG16-reduced SSD300 train
+step (batch 2, tests/conformance/test_graph_mxnet.py's draw): depending on the seed and on the
 convolution's rounding, 0 to 25 of the 71 float32 parameter gradients land 1e-4 ... 4.5e-3 from the
 float64 run (im2col as well as Winograd), and MXNet's oneDNN float32 moves as far (2e-3) on the same
 inputs. Traced at seed 3: 5 ReLU sign flips among ~3e7 activations (pre-activations of +-1e-8) and 6
 max-pool argmax flips (two inputs a few float32 ulps apart); the ones in the image that has objects,
 where the incoming gradient is not 0, each move one pixel's gradient (10-18% of max|dy|), and a
 weight gradient, a sum over ~1e5 mostly cancelling terms, moves by ~2e-3 of its largest value.
-Forcing float32's ReLU masks and argmax into the float64 run brings it to 1.2e-6. A float64 run of the
-whole step therefore cannot referee float32 gradients; this can: it keeps every value and decision
-of the float32 forward and computes the backward from them in float64. What is left between the two
-is the float32 backward's own rounding (measured <= 2.4e-6 of each gradient's largest value).
+Forcing float32's ReLU masks and argmax into the float64 run brings it to 1.2e-6. A float64 run of
+the whole step therefore cannot referee float32 gradients; this can: it keeps every value and
+decision of the float32 forward and computes the backward from them in float64. What is left between
+the two is the float32 backward's own rounding (measured <= 2.9e-6 of each gradient's largest
+value).
 
     exe = symbol.simple_bind(...); exe.forward(is_train=True)
     grads = float64_backward(exe)        # {argument name: float64 gradient}; exe is left as it was
@@ -30,8 +31,9 @@ import numpy as np
 
 
 def widen(value):
-    """`value` with every float32 array, scalar and dtype inside it made float64: arrays, NamedTuples,
-    dataclasses, tuples, lists and dicts are walked; anything else is returned as it is."""
+    """`value` with every float32 array, scalar and dtype inside it made float64: arrays,
+    NamedTuples, dataclasses, tuples, lists and dicts are walked; anything else is returned as it
+    is."""
     if isinstance(value, np.ndarray):
         return value.astype(np.float64) if value.dtype == np.float32 else value
     if isinstance(value, np.dtype):

@@ -51,10 +51,10 @@ SPEC = _winograd          # the NumPy transforms these kernels equal bit for bit
 # 2.1e-3 ... 3.6e-3 on the VGG gradients, F(2x2) 7.3e-7, 1.5e-6, 2.1e-3, 2.4e-3, im2col 4.5e-3 at
 # seed 3 - a ReLU sign or max-pool argmax a few ulps from a tie moves a conv gradient by ~2e-3,
 # whatever the algorithm (ssdref.autograd.replay); given the forward's values, the float32 backward
-# is within 2.9e-6 (F(4x4)) and 9.6e-7 (F(2x2)) of exact. 'f2x2' keeps to F(2x2) where the third of
-# the rounding matters more than ~25% of the time (SSDREF_WINOGRAD=2).
-# Under 'auto', F(4x4) (ssdref.kernels.cpu_winograd43) replaces F(2x2, 3x3) where a call has
-# at least max(LARGE_TILE_MIN_TILES, C/G * F/G / WEIGHTS_PER_TILE) 4x4 tiles: its 36 GEMMs are narrower
+# is within 2.9e-6 (F(4x4)) and 9.6e-7 (F(2x2)) of exact. 'f2x2' (SSDREF_WINOGRAD=2) keeps to F(2x2)
+# for a third of the rounding at ~25% more time (body forward+backward).
+# Under 'auto', F(4x4) (ssdref.kernels.cpu_winograd43) replaces F(2x2, 3x3) where a call has at
+# least max(LARGE_TILE_MIN_TILES, C/G * F/G / WEIGHTS_PER_TILE) 4x4 tiles: its 36 GEMMs are narrower
 # (a quarter of the tiles) and its U (36 x C x F) larger. Measured on the 2-core EPYC (AVX-512):
 # VGG16 batch 1, 1.3-1.6x faster per layer from 300x300 x 64 channels down to 75x75 x 256 (361
 # tiles), 1.5x-3x slower at 38x38 x 512 (100 tiles); batch 8, 38x38: 1.3x faster at 256 -> 512
@@ -74,8 +74,8 @@ def chosen(geometry, num_filter, channels) -> bool:
 def transforms_for(geometry, n_img, num_filter, channels):
     """The kernel module that computes a chosen layer: ssdref.kernels.cpu_winograd43 (F(4x4, 3x3))
     when the conv algorithm is 'auto' and the call has many tiles for its channel counts (see
-    LARGE_TILE_MIN_TILES), else this module (F(2x2, 3x3)). Both are bit-identical to their NumPy module (`SPEC`). For dx pass the data
-    gradient's geometry with filters and channels swapped."""
+    LARGE_TILE_MIN_TILES), else this module (F(2x2, 3x3)). Both are bit-identical to their NumPy
+    module (`SPEC`). For dx pass the data gradient's geometry with filters and channels swapped."""
     from ssdref.kernels import cpu_winograd43
     groups = geometry.num_group
     tiles = n_img * math.prod(cpu_winograd43.tile_counts(geometry.out_spatial))

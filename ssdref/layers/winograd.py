@@ -86,11 +86,12 @@ def _rows_gt(u0, u1, u2, u3):
 # transforms (`_rows_*`: alpha values in, alpha out, every addition in a fixed order). Tile position
 # k = alpha*row + column; tile (img, i, j) is column img*th*tw + i*tw + j of V, M and Z.
 
-def tiled_weight_transform(rows_g, alpha, weight, num_group, flip=False):
+def tiled_weight_transform(rows_g, tile, weight, num_group, flip=False):
     """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (alpha^2, G, F/G, C/G).
 
     flip=True transforms the data-gradient kernel `ssdref.layers.conv.flipped_kernel(weight)`
     instead, (alpha^2, G, C/G, F/G), without materialising it."""
+    alpha = tile + 2
     num_filter, group_channels = weight.shape[:2]
     g = weight.reshape(num_group, num_filter // num_group, group_channels, 3, 3)
     if flip:
@@ -124,7 +125,8 @@ def tiled_input_transform(rows_bt, tile, x, pad, th, tw, v):
 
 def tiled_output_transform(rows_at, tile, m, bias, n, out_spatial, y):
     """y[img, f, tile*i + a, tile*j + b] = (A^T M A)[a, b] (+ bias[f]) of tile (img, i, j); tiles
-    past the output edge are cropped. m (alpha^2, F, n*th*tw); y (n, F, Ho, Wo) is written in place."""
+    past the output edge are cropped. m (alpha^2, F, n*th*tw); y (n, F, Ho, Wo) is written in
+    place."""
     ho, wo = out_spatial
     alpha = tile + 2
     th, tw = (ho + tile - 1) // tile, (wo + tile - 1) // tile
@@ -156,8 +158,9 @@ def tiled_grad_transform(rows_a, tile, dy, th, tw, z):
     return z
 
 
-def tiled_weight_grad_transform(rows_gt, alpha, du):
+def tiled_weight_grad_transform(rows_gt, tile, du):
     """dW = G^T dU G for every (filter, channel): du (alpha^2, G, F/G, C/G) -> (F, C/G, 3, 3)."""
+    alpha = tile + 2
     groups, filters, channels = du.shape[1:]
     rows = [rows_gt(*(du[alpha * r + s] for r in range(alpha))) for s in range(alpha)]  # [col][row]
     dw = np.empty((groups, filters, channels, 3, 3), du.dtype)
@@ -171,7 +174,7 @@ def tiled_weight_grad_transform(rows_gt, alpha, du):
 def weight_transform(weight, num_group, flip=False):
     """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (16, G, F/G, C/G);
     flip=True: of `ssdref.layers.conv.flipped_kernel(weight)`, (16, G, C/G, F/G)."""
-    return tiled_weight_transform(_rows_g, 4, weight, num_group, flip)
+    return tiled_weight_transform(_rows_g, TILE, weight, num_group, flip)
 
 
 def input_transform(x, pad, th, tw, v):
@@ -196,7 +199,7 @@ def grad_transform(dy, th, tw, z):
 
 def weight_grad_transform(du):
     """dW = G^T dU G for every (filter, channel): du (16, G, F/G, C/G) -> (F, C/G, 3, 3)."""
-    return tiled_weight_grad_transform(_rows_gt, 4, du)
+    return tiled_weight_grad_transform(_rows_gt, TILE, du)
 
 
 def image_chunks(n_img, channels, num_filter, out_spatial, itemsize, transforms=None):

@@ -104,7 +104,7 @@ def _rows_gt(u0, u1, u2, u3, u4, u5):
 def weight_transform(weight, num_group, flip=False):
     """U = G g G^T for every (filter, channel) of weight (F, C/G, 3, 3): (36, G, F/G, C/G);
     flip=True: of `ssdref.layers.conv.flipped_kernel(weight)`, without materialising it."""
-    return _winograd.tiled_weight_transform(_rows_g, 6, weight, num_group, flip)
+    return _winograd.tiled_weight_transform(_rows_g, TILE, weight, num_group, flip)
 
 
 def input_transform(x, pad, th, tw, v):
@@ -129,7 +129,7 @@ def grad_transform(dy, th, tw, z):
 
 def weight_grad_transform(du):
     """dW = G^T dU G for every (filter, channel): du (36, G, F/G, C/G) -> (F, C/G, 3, 3)."""
-    return _winograd.tiled_weight_grad_transform(_rows_gt, 6, du)
+    return _winograd.tiled_weight_grad_transform(_rows_gt, TILE, du)
 
 
 def winograd_forward(x, weight, bias, geometry):

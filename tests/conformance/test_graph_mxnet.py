@@ -61,16 +61,17 @@ def test_tiny_ssd_train_step_matches_mxnet(mx, tally):
 @pytest.mark.conformance
 @pytest.mark.slow
 def test_vgg16_reduced_ssd300_train_step_matches_mxnet(mx, tally):
-    """Outputs within 1e-4 (detections tie-aware), cls_label identical. Gradients: within 1e-4 of MXNet's, with one
-    escape. The step is chaotic in float32: a forward value within rounding of a decision (max-pool,
-    ReLU, hard-negative mining) flips, and every gradient below the flip moves, in MXNet's float32
-    as in ssdref's (measured: MXNet's oneDNN 2e-3 from float64 on conv1-conv4; ssdref's float32
-    0 ... 3.6e-3 by seed and convolution algorithm; ssdref.autograd.replay). So a gradient may
-    differ from MXNet's by up to ESCAPE_CAP provided ssdref's float32 gradient is within
-    OWN_BACKWARD_CAP of the exact (float64) backward of ssdref's own float32 forward (measured
-    <= 2.4e-6): then all that separates the engines is which way the forward's near-ties fell, and
-    the forward itself is held to 1e-4 above. A wiring or formula error still fails: it moves ssdref
-    far beyond ESCAPE_CAP from MXNet (every op's backward is also gradient-checked in float64)."""
+    """Outputs within 1e-4 (detections tie-aware), cls_label identical. Gradients: within 1e-4 of
+    MXNet's, with one escape. The step is chaotic in float32: a forward value within rounding of a
+    decision (max-pool, ReLU, hard-negative mining) flips, and every gradient below the flip moves,
+    in MXNet's float32 as in ssdref's (measured: MXNet's oneDNN 2e-3 from float64 on conv1-conv4;
+    ssdref's float32 0 ... 4.5e-3 by seed and convolution algorithm; ssdref.autograd.replay). So a
+    gradient may differ from MXNet's by up to ESCAPE_CAP provided ssdref's float32 gradient is
+    within OWN_BACKWARD_CAP of the exact (float64) backward of ssdref's own float32 forward
+    (measured <= 2.9e-6): then all that separates the engines is which way the forward's near-ties
+    fell, and the forward itself is held to 1e-4 above. A wiring or formula error that moves a
+    gradient beyond ESCAPE_CAP still fails; a smaller one shared by both ssdref precisions is left
+    to the float64 gradient checks of every op and to the tiny-SSD test above, which has no escape."""
     tol = tolerances.TOLERANCES["ssd:vgg16_reduced_300"]
     result = compare_ssd(mx, "vgg16_reduced", batch=2, seed=1, num_classes=20)
     assert result.note == "", result.note
